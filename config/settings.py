@@ -1,0 +1,230 @@
+"""Strict settings for the command center.
+
+Settings come from ``config/*.toml`` (merged in file-name order, so ``local.toml`` can
+override ``default.toml``), then from ``CC_*`` environment variables, which win. Nested keys
+use a double underscore in the environment (``CC_DATABASE__POOL_SIZE=10``); the one shortcut
+everybody expects, ``CC_DATABASE_URL``, is accepted as well.
+
+Secrets (the database password, camera passwords, signing keys) never sit in a TOML file: a
+file value that carries a password is rejected, and each secret has a ``*_file`` twin that
+names a file to read it from, the way container platforms mount secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = CONFIG_DIR.parent
+
+
+class StrictModel(BaseModel):
+    """Base for every settings section: unknown keys are an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+
+class DatabaseSettings(StrictModel):
+    url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy/libpq URL of an external PostGIS. Empty: the embedded local "
+        "cluster under var/. Set it through CC_DATABASE_URL, never in a file, if it has a password.",
+    )
+    password_file: Path | None = Field(
+        None, description="File holding the password for `url` (used when the URL has none)."
+    )
+    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    statement_timeout_ms: Annotated[int, Field(ge=100, le=3_600_000)] = 60_000
+    connect_timeout_s: Annotated[int, Field(ge=1, le=120)] = 10
+
+
+class LocalDbSettings(StrictModel):
+    dir: Path = Field(Path("var/pg"), description="Cluster folder, relative to the project root.")
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        0, description="TCP port on 127.0.0.1; 0 picks a free one the first time and keeps it."
+    )
+    server_user: str = Field(
+        "postgres",
+        description="Unprivileged system user that runs the server when started as root "
+        "(PostgreSQL refuses to run as root). Created if missing.",
+    )
+    database: str = Field("command_center", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    role: str = Field("command_center", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    shared_buffers_mb: Annotated[int, Field(ge=16, le=16384)] = 512
+    work_mem_mb: Annotated[int, Field(ge=1, le=4096)] = 64
+
+
+class DistrictSettings(StrictModel):
+    adcode: str = Field("511002", pattern=r"^\d{6}$", description="Administrative code.")
+    name_zh: str = "市中区"
+    name_en: str = "Shizhong District"
+    boundary_file: Path = Field(
+        Path("../shared/data/neijiang_511000_gcj02.geojson"),
+        description="Boundary source, relative to the project root.",
+    )
+    boundary_crs: str = Field("gcj02", description="CRS of boundary_file: gcj02, bd09 or EPSG:xxxx.")
+    tolerance_m: Annotated[float, Field(ge=0, le=500)] = Field(
+        10.0, description="How far outside the boundary a geometry may reach (survey noise)."
+    )
+
+
+class DemoSettings(StrictModel):
+    seed: int = 20240511
+    grids: Annotated[int, Field(ge=10, le=5000)] = 300
+    courtyards: Annotated[int, Field(ge=0, le=20000)] = 586
+    cameras: Annotated[int, Field(ge=0, le=200000)] = 1500
+    events: Annotated[int, Field(ge=0, le=5_000_000)] = 13319
+    days: Annotated[int, Field(ge=1, le=3650)] = 730
+    on_time_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.993
+
+
+class UiSettings(StrictModel):
+    language: Literal["zh", "en"] = "zh"
+    timezone: str = "Asia/Shanghai"
+
+
+def _url_has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """All settings of one deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    local_db: LocalDbSettings = LocalDbSettings()
+    district: DistrictSettings = DistrictSettings()
+    demo: DemoSettings = DemoSettings()
+    ui: UiSettings = UiSettings()
+    home: Path = Field(PROJECT_ROOT, description="Project root; var/ and relative paths hang here.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment beats the files: an operator overrides a shipped default without
+        # editing it. File values arrive as init kwargs (see load_settings).
+        return (env_settings, init_settings)
+
+    @field_validator("home")
+    @classmethod
+    def _home_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"project root {value} is not a directory")
+        return value.resolve()
+
+    def path(self, p: Path) -> Path:
+        """Resolve ``p`` against the project root unless it is absolute."""
+        return p if p.is_absolute() else (self.home / p).resolve()
+
+
+class ConfigError(Exception):
+    """Settings are invalid. ``problems`` lists ``(key path, message, source)``."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        self.problems = problems
+        lines = [f"{key}: {msg} ({src})" for key, msg, src in problems]
+        super().__init__("配置无效 / invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def config_files(config_dir: Path | None = None) -> list[Path]:
+    """The TOML files that make up the configuration, in the order they are merged."""
+    directory = config_dir or Path(os.environ.get("CC_CONFIG_DIR", CONFIG_DIR))
+    return sorted(directory.glob("*.toml"))
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any], origin: dict[str, str], src: str,
+           prefix: str = "") -> None:
+    for key, value in new.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, origin, src, path + ".")
+        else:
+            into[key] = value
+            origin[path] = src
+
+
+def _secret_problems(data: dict[str, Any], origin: dict[str, str]) -> list[tuple[str, str, str]]:
+    url = data.get("database", {}).get("url")
+    if isinstance(url, str) and _url_has_password(url):
+        return [(
+            "database.url",
+            "含有密码；请改用环境变量 CC_DATABASE_URL 或 database.password_file / the URL holds "
+            "a password: use CC_DATABASE_URL or database.password_file instead",
+            origin.get("database.url", "?"),
+        )]
+    return []
+
+
+def _env_aliases() -> dict[str, str]:
+    # CC_DATABASE_URL is what people type; map it onto the nested key.
+    if "CC_DATABASE_URL" in os.environ and "CC_DATABASE__URL" not in os.environ:
+        return {"CC_DATABASE__URL": os.environ["CC_DATABASE_URL"]}
+    return {}
+
+
+def load_settings(config_dir: Path | None = None) -> Settings:
+    """Load and validate settings from ``config/*.toml`` and ``CC_*`` variables.
+
+    Raises
+    ------
+    ConfigError
+        With every problem named by its key path and the file or variable it came from.
+
+    Examples
+    --------
+    >>> s = load_settings()
+    >>> s.district.adcode
+    '511002'
+    """
+    data: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    problems: list[tuple[str, str, str]] = []
+    for file in config_files(config_dir):
+        try:
+            with file.open("rb") as fh:
+                _merge(data, tomllib.load(fh), origin, file.name)
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(("<file>", f"TOML 语法错误 / syntax error: {exc}", file.name))
+    problems += _secret_problems(data, origin)
+    aliases = _env_aliases()
+    os.environ.update(aliases)
+    try:
+        settings = Settings(**data)
+    except Exception as exc:  # pydantic.ValidationError, reported key by key below
+        errors = getattr(exc, "errors", None)
+        if errors is None:
+            raise
+        for err in errors():
+            key = ".".join(str(p) for p in err["loc"])
+            env_name = "CC_" + "__".join(str(p) for p in err["loc"]).upper()
+            src = origin.get(key) or (f"${env_name}" if env_name in os.environ else "default")
+            problems.append((key, err["msg"], src))
+        raise ConfigError(problems) from None
+    finally:
+        for name in aliases:
+            os.environ.pop(name, None)
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -1,0 +1,300 @@
+"""The system of record: typed ORM models of the district, its grids, cameras and events.
+
+Geometries are stored in WGS84 (EPSG:4326). Rules that must hold whoever writes to the database
+(an importer, the app, a hand-typed ``psql`` session) live in the database itself: CHECK
+constraints for validity and ranges, triggers for "inside the district" and the A/B pair rule
+(see the migration ``0001_spatial_core``). The models mirror them so that Python code fails
+early with the same meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gis.catalog import (
+    CAMERA_SOURCES,
+    CAMERA_VENDORS,
+    EVENT_PRIORITIES,
+    EVENT_SOURCES,
+    EVENT_STATUSES,
+    HEALTH_STATES,
+    RENOVATION_STATUSES,
+)
+from gis.scrub import SecretUrl
+
+SRID = 4326
+
+
+class SecretUrlType(sa.types.TypeDecorator[SecretUrl]):
+    """A text column holding a stream URL that comes back as :class:`~gis.scrub.SecretUrl`.
+
+    Whatever prints a camera row (a log, a traceback, a debugger) shows ``rtsp://***@host``.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        return value.reveal() if isinstance(value, SecretUrl) else str(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> SecretUrl | None:
+        return None if value is None else SecretUrl(value)
+
+
+def _choice(name: str, values: tuple[str, ...]) -> sa.Enum:
+    # VARCHAR + CHECK instead of a native enum: adding a value later is a one-line migration.
+    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=24)
+
+
+def _geom(kind: str) -> Any:
+    return Geometry(kind, srid=SRID, spatial_index=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB}
+
+
+class District(Base):
+    """The district boundary; ``check_geom`` is the boundary widened by the tolerance."""
+
+    __tablename__ = "district"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adcode: Mapped[str] = mapped_column(sa.String(6), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    name_en: Mapped[str] = mapped_column(sa.String(64))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+    check_geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+    tolerance_m: Mapped[float] = mapped_column(sa.Float, default=10.0)
+
+
+class DistrictPart(Base):
+    """``check_geom`` cut into small pieces (maintained by a trigger) for fast point checks."""
+
+    __tablename__ = "district_part"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    geom: Mapped[Any] = mapped_column(_geom("POLYGON"))
+
+
+class Street(Base):
+    """街道: the sub-district office level."""
+
+    __tablename__ = "street"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    name_en: Mapped[str | None] = mapped_column(sa.String(128))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+    communities: Mapped[list[Community]] = relationship(back_populates="street")
+
+
+class Community(Base):
+    """社区: a residents' community under a street."""
+
+    __tablename__ = "community"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    street_id: Mapped[int] = mapped_column(sa.ForeignKey("street.id", ondelete="RESTRICT"),
+                                           index=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    name_en: Mapped[str | None] = mapped_column(sa.String(128))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+    street: Mapped[Street] = relationship(back_populates="communities")
+    grids: Mapped[list[Grid]] = relationship(back_populates="community")
+
+
+class Grid(Base):
+    """网格: the unit a pair of grid workers (A and B) is responsible for."""
+
+    __tablename__ = "grid"
+    __table_args__ = (
+        sa.CheckConstraint("households >= 0", name="grid_households_nonneg"),
+        sa.CheckConstraint("population >= 0", name="grid_population_nonneg"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    community_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("community.id", ondelete="RESTRICT"), index=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+    households: Mapped[int] = mapped_column(default=0)
+    population: Mapped[int] = mapped_column(default=0)
+    community: Mapped[Community | None] = relationship(back_populates="grids")
+    workers: Mapped[list[GridWorker]] = relationship(back_populates="grid",
+                                                     cascade="all, delete-orphan")
+
+
+class GridWorker(Base):
+    """网格员: post A leads, post B assists; every grid has exactly one of each."""
+
+    __tablename__ = "grid_worker"
+    __table_args__ = (sa.UniqueConstraint("grid_id", "post", name="grid_worker_one_per_post"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(sa.ForeignKey("grid.id", ondelete="CASCADE"))
+    post: Mapped[str] = mapped_column(_choice("worker_post", ("A", "B")))
+    name: Mapped[str] = mapped_column(sa.String(32))
+    phone: Mapped[str] = mapped_column(sa.String(20))
+    grid: Mapped[Grid] = relationship(back_populates="workers")
+
+
+class Courtyard(Base):
+    """老旧院落: an old residential courtyard, the unit of renovation."""
+
+    __tablename__ = "courtyard"
+    __table_args__ = (
+        sa.CheckConstraint("buildings >= 0 AND households >= 0", name="courtyard_counts_nonneg"),
+        sa.CheckConstraint("built_year IS NULL OR built_year BETWEEN 1900 AND 2100",
+                           name="courtyard_built_year_range"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grid.id", ondelete="SET NULL"),
+                                                index=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str | None] = mapped_column(sa.String(200))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+    buildings: Mapped[int] = mapped_column(default=0)
+    households: Mapped[int] = mapped_column(default=0)
+    built_year: Mapped[int | None]
+    renovation_status: Mapped[str] = mapped_column(
+        _choice("renovation_status", RENOVATION_STATUSES), default="not_started")
+    renovation_batch: Mapped[int | None]
+    renovation_completed_on: Mapped[dt.date | None]
+    survey_summary: Mapped[dict[str, Any] | None]
+
+
+class SurveyResponse(Base):
+    """One household's answers to a courtyard renovation questionnaire."""
+
+    __tablename__ = "survey_response"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    courtyard_id: Mapped[int] = mapped_column(sa.ForeignKey("courtyard.id", ondelete="CASCADE"),
+                                              index=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    answers: Mapped[dict[str, Any]]
+
+
+class Department(Base):
+    """A department events are dispatched to (城管, 住建, 公安 …)."""
+
+    __tablename__ = "department"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    name_en: Mapped[str] = mapped_column(sa.String(128))
+
+
+class EventCategory(Base):
+    """An event category with its default department and deadline."""
+
+    __tablename__ = "event_category"
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    name_en: Mapped[str] = mapped_column(sa.String(128))
+    deadline_hours: Mapped[int] = mapped_column(sa.CheckConstraint("deadline_hours > 0"))
+    department_code: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("department.code", ondelete="SET NULL"))
+
+
+class Camera(Base):
+    """A video source: position, field of view, streams (secret) and health."""
+
+    __tablename__ = "camera"
+    __table_args__ = (
+        sa.CheckConstraint("azimuth_deg >= 0 AND azimuth_deg < 360", name="camera_azimuth"),
+        sa.CheckConstraint("fov_deg > 0 AND fov_deg <= 360", name="camera_fov"),
+        sa.CheckConstraint("range_m > 0 AND range_m <= 2000", name="camera_range"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(48), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(64))
+    source: Mapped[str] = mapped_column(_choice("camera_source", CAMERA_SOURCES))
+    vendor: Mapped[str] = mapped_column(_choice("camera_vendor", CAMERA_VENDORS),
+                                        default="generic")
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    azimuth_deg: Mapped[float] = mapped_column(default=0.0)
+    fov_deg: Mapped[float] = mapped_column(default=90.0)
+    range_m: Mapped[float] = mapped_column(default=60.0)
+    main_url: Mapped[SecretUrl | None] = mapped_column(SecretUrlType)
+    sub_url: Mapped[SecretUrl | None] = mapped_column(SecretUrlType)
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grid.id", ondelete="SET NULL"),
+                                                index=True)
+    courtyard_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("courtyard.id", ondelete="SET NULL"))
+    health_status: Mapped[str] = mapped_column(_choice("camera_health", HEALTH_STATES),
+                                               default="unknown")
+    health_fps: Mapped[float | None]
+    health_reconnects: Mapped[int] = mapped_column(default=0)
+    health_last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    health_checked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        *__table_args__,
+        sa.Index("camera_geog_idx", sa.text("(geom::geography)"), postgresql_using="gist"),
+    )
+
+    def __repr__(self) -> str:  # never the URLs
+        return f"Camera(code={self.code!r}, name={self.name_zh!r}, source={self.source!r})"
+
+
+class Event(Base):
+    """A grid event (网格事件) running the closed loop against its deadline."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        sa.CheckConstraint("deadline_at IS NULL OR accepted_at IS NULL OR deadline_at > accepted_at",
+                           name="event_deadline_after_accept"),
+        sa.CheckConstraint("closed_at IS NULL OR closed_at >= reported_at",
+                           name="event_closed_after_report"),
+        sa.Index("event_reported_at_idx", "reported_at"),
+        sa.Index("event_status_idx", "status"),
+        sa.Index("event_geog_idx", sa.text("(geom::geography)"), postgresql_using="gist"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(48), unique=True)
+    category_code: Mapped[str] = mapped_column(sa.ForeignKey("event_category.code"), index=True)
+    source_channel: Mapped[str] = mapped_column(_choice("event_source", EVENT_SOURCES))
+    priority: Mapped[str] = mapped_column(_choice("event_priority", EVENT_PRIORITIES),
+                                          default="normal")
+    status: Mapped[str] = mapped_column(_choice("event_status", EVENT_STATUSES),
+                                        default="reported")
+    description: Mapped[str] = mapped_column(sa.String(2000), default="")
+    address: Mapped[str | None] = mapped_column(sa.String(200))
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grid.id", ondelete="SET NULL"),
+                                                index=True)
+    department_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("department.id", ondelete="SET NULL"), index=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Optimistic concurrency: two officers acting at once cannot both win.
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class EventLog(Base):
+    """Append-only history of every event transition."""
+
+    __tablename__ = "event_log"
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="RESTRICT"),
+                                          index=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True),
+                                            server_default=sa.func.now())
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    from_status: Mapped[str | None] = mapped_column(sa.String(24))
+    to_status: Mapped[str | None] = mapped_column(sa.String(24))
+    note: Mapped[str | None] = mapped_column(sa.String(2000))
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
