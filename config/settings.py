@@ -35,7 +35,8 @@ class DatabaseSettings(StrictModel):
     url: SecretStr | None = Field(
         None,
         description="SQLAlchemy/libpq URL of an external PostGIS. Empty: the embedded local "
-        "cluster under var/. Set it through CC_DATABASE_URL, never in a file, if it has a password.",
+        "cluster under var/. Set it through CC_DATABASE_URL, never in a file, if it has a "
+        "password.",
     )
     password_file: Path | None = Field(
         None, description="File holding the password for `url` (used when the URL has none)."
@@ -69,7 +70,8 @@ class DistrictSettings(StrictModel):
         Path("../shared/data/neijiang_511000_gcj02.geojson"),
         description="Boundary source, relative to the project root.",
     )
-    boundary_crs: str = Field("gcj02", description="CRS of boundary_file: gcj02, bd09 or EPSG:xxxx.")
+    boundary_crs: str = Field("gcj02",
+                              description="CRS of boundary_file: gcj02, bd09 or EPSG:xxxx.")
     tolerance_m: Annotated[float, Field(ge=0, le=500)] = Field(
         10.0, description="How far outside the boundary a geometry may reach (survey noise)."
     )
@@ -219,7 +221,8 @@ def load_settings(config_dir: Path | None = None) -> Settings:
         for err in errors():
             key = ".".join(str(p) for p in err["loc"])
             env_name = "CC_" + "__".join(str(p) for p in err["loc"]).upper()
-            src = origin.get(key) or (f"${env_name}" if env_name in os.environ else "default")
+            # The environment wins over files, so it is the source when it is set.
+            src = f"${env_name}" if env_name in os.environ else origin.get(key, "default")
             problems.append((key, err["msg"], src))
         raise ConfigError(problems) from None
     finally:

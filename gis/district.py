@@ -41,7 +41,8 @@ def read_boundary(path: Path, adcode: str, crs: str) -> shapely.MultiPolygon:
 
     table = read_table(path, crs=crs)
     if "adcode" not in table.columns:
-        raise ImportValidationError(f"{path.name} 没有 adcode 字段", f"{path.name} has no adcode column")
+        raise ImportValidationError(f"{path.name} 没有 adcode 字段",
+                                    f"{path.name} has no adcode column")
     match = table[table["adcode"].astype(str) == str(adcode)]
     if match.empty:
         raise ImportValidationError(f"{path.name} 中没有行政区划代码 {adcode}",

@@ -20,6 +20,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,8 @@ class LocalCluster:
         if len(str(own)) + 14 <= _MAX_SOCKET_PATH:
             return own
         # Deep checkouts overflow the socket path limit; use a short private folder instead.
-        digest = hashlib.sha1(str(self.base).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"cc-pg-{digest}"
+        digest = hashlib.sha256(str(self.base).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"cc-pg-{digest}"
 
     def exists(self) -> bool:
         return (self.data / "PG_VERSION").exists()

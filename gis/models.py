@@ -250,8 +250,9 @@ class Event(Base):
 
     __tablename__ = "event"
     __table_args__ = (
-        sa.CheckConstraint("deadline_at IS NULL OR accepted_at IS NULL OR deadline_at > accepted_at",
-                           name="event_deadline_after_accept"),
+        sa.CheckConstraint(
+            "deadline_at IS NULL OR accepted_at IS NULL OR deadline_at > accepted_at",
+            name="event_deadline_after_accept"),
         sa.CheckConstraint("closed_at IS NULL OR closed_at >= reported_at",
                            name="event_closed_after_report"),
         sa.Index("event_reported_at_idx", "reported_at"),
@@ -269,6 +270,9 @@ class Event(Base):
     description: Mapped[str] = mapped_column(sa.String(2000), default="")
     address: Mapped[str | None] = mapped_column(sa.String(200))
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    # The point in EPSG:4544 metres for server-side heat bins; kept by a trigger (0002).
+    geom_m: Mapped[Any] = mapped_column(Geometry("POINT", srid=4544, spatial_index=False),
+                                        sa.FetchedValue(), server_onupdate=sa.FetchedValue())
     grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grid.id", ondelete="SET NULL"),
                                                 index=True)
     department_id: Mapped[int | None] = mapped_column(

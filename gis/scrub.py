@@ -9,6 +9,7 @@ registered with :func:`register_secret` (for secrets that show up outside a URL)
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from urllib.parse import quote, unquote, urlsplit
@@ -22,7 +23,7 @@ _URL_CREDENTIALS = re.compile(
     r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^\s'\"<>]*)@"
 )
 _KEY_VALUE = re.compile(
-    r"(?i)\b(?P<key>password|passwd|pwd|secret|token|api_key|apikey|key)"
+    r"(?i)\b(?P<key>password|passwd|pwd|secret|token|api_key|apikey|key)(?P<kq>['\"]?)"
     r"(?P<sep>\s*[=:]\s*)(?P<quote>['\"]?)(?P<value>[^\s'\"&;,]+)(?P=quote)"
 )
 
@@ -46,6 +47,11 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     return f"{match.group('scheme')}{MASK}@"
 
 
+def _mask_value(m: re.Match[str]) -> str:
+    quote_ = m.group("quote")
+    return f"{m.group('key')}{m.group('kq')}{m.group('sep')}{quote_}{MASK}{quote_}"
+
+
 def scrub(text: object) -> str:
     """Return ``str(text)`` with credentials masked.
 
@@ -63,8 +69,7 @@ def scrub(text: object) -> str:
     """
     out = str(text)
     out = _URL_CREDENTIALS.sub(_mask_userinfo, out)
-    out = _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('quote')}{MASK}"
-                         f"{m.group('quote')}", out)
+    out = _KEY_VALUE.sub(_mask_value, out)
     with _lock:
         secrets = sorted(_registered, key=len, reverse=True)
     for secret in secrets:
@@ -84,10 +89,8 @@ class SecretUrl:
 
     def __init__(self, value: str) -> None:
         self._value = value
-        try:
+        with contextlib.suppress(ValueError):
             register_secret(urlsplit(value).password)
-        except ValueError:
-            pass
 
     def reveal(self) -> str:
         """The real URL, credentials included. Never log the result."""

@@ -1,5 +1,5 @@
-from geoalchemy2 import Geography
 import sqlalchemy as sa
+from geoalchemy2 import Geography
 from geoalchemy2.shape import to_shape
 
 from gis.models import District

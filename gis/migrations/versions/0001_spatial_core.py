@@ -1,7 +1,7 @@
 """spatial core
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26
 
 Tables of the spatial core, then the rules the database enforces whoever writes: valid
@@ -81,35 +81,48 @@ RULES_UP: list[str] = [
     # Exactly one A and one B per grid, checked at commit so a grid and its pair can be
     # written in any order within one transaction.
     """
-    CREATE FUNCTION cc_grid_pair() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION cc_check_grid_pair(gid integer) RETURNS void LANGUAGE plpgsql AS $$
     DECLARE
-      gid integer;
+      gcode text;
       n_a integer;
       n_b integer;
     BEGIN
-      FOR gid IN
-        SELECT DISTINCT g FROM unnest(CASE
-          WHEN TG_TABLE_NAME = 'grid' THEN ARRAY[NEW.id]
-          WHEN TG_OP = 'INSERT' THEN ARRAY[NEW.grid_id]
-          WHEN TG_OP = 'DELETE' THEN ARRAY[OLD.grid_id]
-          ELSE ARRAY[OLD.grid_id, NEW.grid_id] END) AS g
-      LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM grid WHERE id = gid);
-        SELECT count(*) FILTER (WHERE post = 'A'), count(*) FILTER (WHERE post = 'B')
-          INTO n_a, n_b FROM grid_worker WHERE grid_id = gid;
-        IF n_a <> 1 OR n_b <> 1 THEN
-          RAISE EXCEPTION '网格 % 必须恰有一名A岗和一名B岗网格员（现有A岗%名、B岗%名） / grid % must have exactly one A and one B grid worker',
-              (SELECT code FROM grid WHERE id = gid), n_a, n_b, (SELECT code FROM grid WHERE id = gid)
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'grid_worker_pair';
-        END IF;
-      END LOOP;
+      SELECT code INTO gcode FROM grid WHERE id = gid;
+      IF gcode IS NULL THEN
+        RETURN;  -- the grid itself was deleted; its workers went with it
+      END IF;
+      SELECT count(*) FILTER (WHERE post = 'A'), count(*) FILTER (WHERE post = 'B')
+        INTO n_a, n_b FROM grid_worker WHERE grid_id = gid;
+      IF n_a <> 1 OR n_b <> 1 THEN
+        RAISE EXCEPTION '网格 % 必须恰有一名A岗和一名B岗网格员（现有A岗%名、B岗%名） / grid % must have exactly one A and one B grid worker',
+            gcode, n_a, n_b, gcode
+          USING ERRCODE = 'check_violation', CONSTRAINT = 'grid_worker_pair';
+      END IF;
+    END $$
+    """,
+    """
+    CREATE FUNCTION cc_grid_pair_on_grid() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM cc_check_grid_pair(NEW.id);
+      RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE FUNCTION cc_grid_pair_on_worker() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM cc_check_grid_pair(OLD.grid_id);
+      END IF;
+      IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        PERFORM cc_check_grid_pair(NEW.grid_id);
+      END IF;
       RETURN NULL;
     END $$
     """,
     """CREATE CONSTRAINT TRIGGER grid_pair AFTER INSERT ON grid
-       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cc_grid_pair()""",
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cc_grid_pair_on_grid()""",
     """CREATE CONSTRAINT TRIGGER grid_worker_pair AFTER INSERT OR UPDATE OR DELETE ON grid_worker
-       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cc_grid_pair()""",
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cc_grid_pair_on_worker()""",
     # KNN in metres: `geom::geography <-> point::geography` is index-assisted with this index.
     "CREATE INDEX camera_geog_idx ON camera USING gist ((geom::geography))",
     "CREATE INDEX event_geog_idx ON event USING gist ((geom::geography))",
@@ -120,7 +133,9 @@ RULES_DOWN: list[str] = [
     "DROP INDEX IF EXISTS camera_geog_idx",
     "DROP TRIGGER IF EXISTS grid_worker_pair ON grid_worker",
     "DROP TRIGGER IF EXISTS grid_pair ON grid",
-    "DROP FUNCTION IF EXISTS cc_grid_pair()",
+    "DROP FUNCTION IF EXISTS cc_grid_pair_on_worker()",
+    "DROP FUNCTION IF EXISTS cc_grid_pair_on_grid()",
+    "DROP FUNCTION IF EXISTS cc_check_grid_pair(integer)",
     *(f"DROP TRIGGER IF EXISTS {t}_inside_district ON {t}" for t in INSIDE_TABLES),
     "DROP FUNCTION IF EXISTS cc_inside_district()",
     "DROP TRIGGER IF EXISTS district_parts ON district",

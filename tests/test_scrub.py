@@ -1,0 +1,52 @@
+"""Credentials never leave the process: one scrub function, nasty cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from gis.errors import CommandCenterError
+from gis.scrub import SecretUrl, register_secret, scrub
+
+
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        ("rtsp://admin:12345@192.0.2.1:554/Streaming/Channels/101", "12345"),
+        ("rtsp://first.last:pw0rd@192.0.2.1/cam", "first.last"),  # dotted user name
+        ("rtsp://admin:p@ss@192.0.2.1:554/x", "p@ss"),  # raw @ in the password
+        ("rtsp://admin:p%40ss%25x@192.0.2.1/x", "p%40ss"),  # URL-encoded @ and %
+        ("rtsp://admin:a/b?c@192.0.2.1/x", "a/b?c"),  # path characters in the password
+        ("failed: 'postgresql://cc:hunter2@db:5432/cc' refused", "hunter2"),
+        ("host=db user=cc password=hunter2 dbname=cc", "hunter2"),
+        ('{"password": "hunter2"}', "hunter2"),
+    ],
+)
+def test_scrub_masks_credentials(text, leak):
+    out = scrub(text)
+    assert leak not in out
+    assert "***" in out
+
+
+def test_scrub_keeps_harmless_text():
+    text = "rtsp://192.0.2.1:554/cam/realmonitor?channel=1&subtype=0 网格 511002"
+    assert scrub(text) == text
+
+
+def test_registered_secret_masked_anywhere():
+    register_secret("k3y-7f9a2")
+    assert "k3y-7f9a2" not in scrub("signing with k3y-7f9a2 now")
+
+
+def test_secret_url_never_prints():
+    url = SecretUrl("rtsp://admin:Zx9!pw@192.0.2.7:554/Streaming/Channels/102")
+    for shown in (str(url), repr(url), f"{url}", str([url])):
+        assert "Zx9!pw" not in shown and "admin" not in shown
+    assert url.reveal().startswith("rtsp://admin:Zx9!pw@")
+    # The password is registered, so it is masked even when it appears outside a URL.
+    assert "Zx9!pw" not in scrub("auth failed for Zx9!pw")
+
+
+def test_errors_are_scrubbed_when_built():
+    err = CommandCenterError("连接 rtsp://u:secretpw@192.0.2.1/x 失败", "open rtsp://u:secretpw@h/x")
+    assert "secretpw" not in str(err)
+    assert "secretpw" not in err.message("en")
