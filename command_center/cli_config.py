@@ -37,6 +37,14 @@ def show() -> None:
     typer.echo(json.dumps(settings.model_dump(mode="json"), ensure_ascii=False, indent=2))
 
 
+@config_app.command("docs")
+def docs() -> None:
+    """Print the configuration reference (docs/configuration.md) as Markdown."""
+    from config.reference import render_reference
+
+    typer.echo(render_reference(), nl=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``config`` to ``app``."""
     app.add_typer(config_app, name="config")

@@ -41,31 +41,36 @@ class DatabaseSettings(StrictModel):
     password_file: Path | None = Field(
         None, description="File holding the password for `url` (used when the URL has none)."
     )
-    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
-    statement_timeout_ms: Annotated[int, Field(ge=100, le=3_600_000)] = 60_000
-    connect_timeout_s: Annotated[int, Field(ge=1, le=120)] = 10
+    pool_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        5, description="Connections kept open per process.")
+    statement_timeout_ms: Annotated[int, Field(ge=100, le=3_600_000)] = Field(
+        60_000, description="Longest a single SQL statement may run before it is cancelled.")
+    connect_timeout_s: Annotated[int, Field(ge=1, le=120)] = Field(
+        10, description="How long to wait for the database to answer a new connection.")
 
 
 class LocalDbSettings(StrictModel):
     dir: Path = Field(Path("var/pg"), description="Cluster folder, relative to the project root.")
-    port: Annotated[int, Field(ge=0, le=65535)] = Field(
-        0, description="TCP port on 127.0.0.1; 0 picks a free one the first time and keeps it."
-    )
     server_user: str = Field(
         "postgres",
         description="Unprivileged system user that runs the server when started as root "
         "(PostgreSQL refuses to run as root). Created if missing.",
     )
-    database: str = Field("command_center", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    role: str = Field("command_center", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    shared_buffers_mb: Annotated[int, Field(ge=16, le=16384)] = 512
-    work_mem_mb: Annotated[int, Field(ge=1, le=4096)] = 64
+    database: str = Field("command_center", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                          description="Name of the application database in the local cluster.")
+    role: str = Field("command_center", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                      description="Role that owns the application database.")
+    shared_buffers_mb: Annotated[int, Field(ge=16, le=16384)] = Field(
+        512, description="PostgreSQL shared_buffers of the local cluster, in MB.")
+    work_mem_mb: Annotated[int, Field(ge=1, le=4096)] = Field(
+        64, description="PostgreSQL work_mem of the local cluster, in MB (sorts, hash joins).")
 
 
 class DistrictSettings(StrictModel):
-    adcode: str = Field("511002", pattern=r"^\d{6}$", description="Administrative code.")
-    name_zh: str = "市中区"
-    name_en: str = "Shizhong District"
+    adcode: str = Field("511002", pattern=r"^\d{6}$",
+                        description="Six-digit administrative code of the district.")
+    name_zh: str = Field("市中区", description="District name in Chinese.")
+    name_en: str = Field("Shizhong District", description="District name in English.")
     boundary_file: Path = Field(
         Path("../shared/data/neijiang_511000_gcj02.geojson"),
         description="Boundary source, relative to the project root.",
@@ -78,18 +83,23 @@ class DistrictSettings(StrictModel):
 
 
 class DemoSettings(StrictModel):
-    seed: int = 20240511
-    grids: Annotated[int, Field(ge=10, le=5000)] = 300
-    courtyards: Annotated[int, Field(ge=0, le=20000)] = 586
-    cameras: Annotated[int, Field(ge=0, le=200000)] = 1500
-    events: Annotated[int, Field(ge=0, le=5_000_000)] = 13319
-    days: Annotated[int, Field(ge=1, le=3650)] = 730
-    on_time_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.993
+    seed: int = Field(20240511, description="Random seed; the same seed gives the same district.")
+    grids: Annotated[int, Field(ge=10, le=5000)] = Field(300, description="Number of grids.")
+    courtyards: Annotated[int, Field(ge=0, le=20000)] = Field(
+        586, description="Number of old residential courtyards.")
+    cameras: Annotated[int, Field(ge=0, le=200000)] = Field(1500, description="Number of cameras.")
+    events: Annotated[int, Field(ge=0, le=5_000_000)] = Field(
+        13319, description="Number of grid events over the whole period.")
+    days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        730, description="Length of the event history, ending today.")
+    on_time_rate: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.993, description="Share of closed events closed by their deadline.")
 
 
 class UiSettings(StrictModel):
-    language: Literal["zh", "en"] = "zh"
-    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = Field(
+        "zh", description="Default interface language (Simplified Chinese or English).")
+    timezone: str = Field("Asia/Shanghai", description="Time zone for deadlines and display.")
 
 
 def _url_has_password(url: str) -> bool:
