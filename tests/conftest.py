@@ -40,7 +40,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:
     skipped = len(terminalreporter.stats.get("skipped", []))
     if IN_CI and skipped:
         terminalreporter.write_line(f"CI: {skipped} test(s) skipped: the run fails", red=True)
