@@ -211,6 +211,7 @@ class Camera(Base):
         sa.CheckConstraint("azimuth_deg >= 0 AND azimuth_deg < 360", name="camera_azimuth"),
         sa.CheckConstraint("fov_deg > 0 AND fov_deg <= 360", name="camera_fov"),
         sa.CheckConstraint("range_m > 0 AND range_m <= 2000", name="camera_range"),
+        sa.Index("camera_geog_idx", sa.text("(geom::geography)"), postgresql_using="gist"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)
@@ -235,11 +236,6 @@ class Camera(Base):
     health_last_error: Mapped[str | None] = mapped_column(sa.String(500))
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     health_checked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-
-    __table_args__ = (
-        *__table_args__,
-        sa.Index("camera_geog_idx", sa.text("(geom::geography)"), postgresql_using="gist"),
-    )
 
     def __repr__(self) -> str:  # never the URLs
         return f"Camera(code={self.code!r}, name={self.name_zh!r}, source={self.source!r})"
