@@ -41,8 +41,13 @@ if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 major=$(pg_major)
 extra=()
 [ -f "/usr/share/postgresql/${major}/extension/postgis.control" ] || extra+=("postgresql-${major}-postgis-3")
-# Packages later parts need (fonts for Chinese text in reports and screenshots).
-dpkg -s fonts-noto-cjk >/dev/null 2>&1 || extra+=(fonts-noto-cjk)
+# Fonts for Chinese text (camera overlays, reports, screenshots); GStreamer's RTSP server, an
+# H.264 encoder and the system Python bindings for the camera simulator.
+for pkg in fonts-noto-cjk fonts-noto-mono python3-gi python3-numpy gir1.2-gst-rtsp-server-1.0 \
+           gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+           gstreamer1.0-x gstreamer1.0-tools; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || extra+=("$pkg")
+done
 if [ ${#extra[@]} -gt 0 ]; then apt_install "${extra[@]}"; fi
 
 # The Python environment. Reinstall only when pyproject.toml changed.
