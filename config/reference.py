@@ -31,8 +31,12 @@ def setting_keys() -> list[str]:
 
 def _default(info: FieldInfo) -> str:
     value: Any = info.default
-    if value is None:
+    if info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+    if value is None or value == "" or value == {} or value == []:
         return "—"
+    if isinstance(value, dict):
+        return "`" + ", ".join(value) + "`"
     return f"`{value}`"
 
 

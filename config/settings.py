@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -102,6 +102,80 @@ class UiSettings(StrictModel):
     timezone: str = Field("Asia/Shanghai", description="Time zone for deadlines and display.")
 
 
+class WallLayout(StrictModel):
+    rows: Annotated[int, Field(ge=1, le=8)] = Field(2, description="Tiles down.")
+    cols: Annotated[int, Field(ge=1, le=8)] = Field(2, description="Tiles across.")
+
+
+class CameraGroup(StrictModel):
+    """A named set of cameras for a wall: by street, grid, source, or an explicit list."""
+
+    title_zh: str = Field(..., description="Group name shown on the wall.")
+    title_en: str = Field("", description="Group name in English.")
+    cameras: list[str] = Field(default_factory=list, description="Camera codes, in wall order.")
+    street: str | None = Field(None, description="All cameras in this street (code).")
+    grid: str | None = Field(None, description="All cameras in this grid (code).")
+    source: Literal["skynet", "community", "courtyard"] | None = Field(
+        None, description="All cameras of this source.")
+    layout: str = Field("2x2", description="Name of the wall layout (see relay.layouts).")
+
+
+class RelaySettings(StrictModel):
+    host: str = Field("127.0.0.1", description="Address the relay's HTTP server binds to.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8600, description="Relay HTTP port.")
+    public_url: str = Field("", description="Base URL browsers use to reach the relay; empty: "
+                            "http://host:port.")
+    signing_key: SecretStr | None = Field(
+        None, description="HMAC key for video URLs. Only via CC_RELAY__SIGNING_KEY or "
+        "signing_key_file; empty: a random key per start (URLs die with a restart).")
+    signing_key_file: Path | None = Field(None, description="File holding the signing key.")
+    token_ttl_s: Annotated[int, Field(ge=10, le=86400)] = Field(
+        300, description="Lifetime of a signed video URL.")
+    open_timeout_ms: Annotated[int, Field(ge=200, le=60000)] = Field(
+        4000, description="Longest an RTSP open may take before it counts as failed.")
+    read_timeout_ms: Annotated[int, Field(ge=200, le=60000)] = Field(
+        3000, description="Longest a single frame read may block.")
+    stale_after_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.5, description="Frame age at which a watched camera is 'stale' (卡顿).")
+    offline_after_s: Annotated[float, Field(gt=0, le=300)] = Field(
+        4.0, description="Frame age at which a watched camera is 'offline' and is reopened.")
+    backoff_initial_s: Annotated[float, Field(gt=0, le=10)] = Field(
+        0.5, description="First reconnect delay; doubles each failure, with jitter.")
+    backoff_max_s: Annotated[float, Field(gt=0, le=300)] = Field(
+        30.0, description="Longest reconnect delay.")
+    restart_budget_per_min: Annotated[int, Field(ge=1, le=600)] = Field(
+        12, description="Most reopen attempts per camera per minute.")
+    linger_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        10.0, description="Decoding continues this long after the last viewer leaves.")
+    probe_interval_s: Annotated[float, Field(ge=5, le=86400)] = Field(
+        60.0, description="How often an unwatched camera gets a cheap RTSP probe.")
+    jpeg_quality: Annotated[int, Field(ge=10, le=100)] = Field(
+        75, description="JPEG quality of snapshots and MJPEG frames.")
+    wall_fps: Annotated[float, Field(gt=0, le=60)] = Field(
+        15.0, description="Frame rate of composed wall mosaics.")
+    tile_width: Annotated[int, Field(ge=64, le=3840)] = Field(
+        480, description="Width of one wall tile in pixels (height follows 16:9).")
+    write_health_s: Annotated[float, Field(ge=1, le=3600)] = Field(
+        5.0, description="How often camera health is written back to the database.")
+    layouts: dict[str, WallLayout] = Field(
+        default_factory=lambda: {
+            "1x1": WallLayout(rows=1, cols=1), "2x2": WallLayout(rows=2, cols=2),
+            "3x3": WallLayout(rows=3, cols=3), "4x4": WallLayout(rows=4, cols=4)},
+        description="Wall layouts by name; add custom grids such as 2x3.")
+    groups: dict[str, CameraGroup] = Field(
+        default_factory=dict, description="Camera groups for walls, by name.")
+
+    @model_validator(mode="after")
+    def _groups_use_known_layouts(self) -> RelaySettings:
+        for name, group in self.groups.items():
+            if group.layout not in self.layouts:
+                raise ValueError(f"groups.{name}.layout: unknown layout {group.layout!r} "
+                                 f"(known: {', '.join(sorted(self.layouts))})")
+        if self.offline_after_s <= self.stale_after_s:
+            raise ValueError("offline_after_s must be larger than stale_after_s")
+        return self
+
+
 def _url_has_password(url: str) -> bool:
     try:
         return bool(urlsplit(url).password)
@@ -124,6 +198,7 @@ class Settings(BaseSettings):
     district: DistrictSettings = DistrictSettings()
     demo: DemoSettings = DemoSettings()
     ui: UiSettings = UiSettings()
+    relay: RelaySettings = RelaySettings()
     home: Path = Field(PROJECT_ROOT, description="Project root; var/ and relative paths hang here.")
 
     @classmethod
@@ -178,6 +253,10 @@ def _merge(into: dict[str, Any], new: dict[str, Any], origin: dict[str, str], sr
 
 
 def _secret_problems(data: dict[str, Any], origin: dict[str, str]) -> list[tuple[str, str, str]]:
+    if data.get("relay", {}).get("signing_key"):
+        return [("relay.signing_key", "密钥不能写在配置文件中 / secrets may not sit in a config "
+                 "file: use CC_RELAY__SIGNING_KEY or relay.signing_key_file",
+                 origin.get("relay.signing_key", "?"))]
     url = data.get("database", {}).get("url")
     if isinstance(url, str) and _url_has_password(url):
         return [(
