@@ -56,7 +56,8 @@ def vendor_url(vendor: str, host: str, stream: StreamKind = "main", *, channel: 
     elif path:
         suffix = path if path.startswith("/") else "/" + path
     else:
-        raise ValueError(f"未知厂商 {vendor!r} 且未给出路径 / unknown vendor {vendor!r} and no path")
+        raise ValueError(f"未知厂商 {vendor!r} 且未给出路径 / "
+                         f"unknown vendor {vendor!r} and no path")
     auth = ""
     if user:
         auth = quote(user, safe="")
