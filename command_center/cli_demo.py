@@ -49,13 +49,24 @@ def seed(
         "--end-date", parser=_parse_date, metavar="YYYY-MM-DD",
         help="演示的“今天” / the demo's today (default: today, Asia/Shanghai).",
     )] = None,
+    if_empty: Annotated[bool, typer.Option(
+        "--if-empty", help="只在数据库尚无网格时生成 / only seed when the database has no grids "
+        "(keeps data you imported or seeded before).")] = False,
 ) -> None:
     """Replace the demo data with a freshly generated district (same seed → same data)."""
-    from gis.demo import seed_demo
+    from gis.demo import read_summary, seed_demo
 
     settings = settings_or_exit()
     engine = engine_or_exit(settings)
     console = Console()
+    if if_empty:
+        try:
+            present = read_summary(engine)
+        except sa.exc.ProgrammingError as exc:
+            raise _schema_error(exc) from None
+        if present.grids:
+            console.print(_table("已有数据，未重新生成 / kept", present.rows()))
+            return
     try:
         with console.status("生成演示数据 / generating the demo district") as status:
             summary = seed_demo(engine, settings, seed=seed, progress=status.update,

@@ -248,6 +248,15 @@ def test_cli_demo_seed_writes_the_same_rows(engine, seeded, monkeypatch):
     assert demo_digest(engine) == seeded[1]
 
 
+def test_cli_seed_if_empty_keeps_existing_data(engine, seeded, monkeypatch):
+    _cli_env(engine, monkeypatch)
+    # A different seed would change every row; --if-empty must leave them alone.
+    result = CliRunner().invoke(app, ["demo", "seed", "--if-empty", "--seed", str(SEED + 1)])
+    assert result.exit_code == 0, result.output
+    assert "未重新生成" in result.output
+    assert demo_digest(engine) == seeded[1]
+
+
 def test_cli_demo_summary_prints_the_counts(engine, seeded, monkeypatch):
     _cli_env(engine, monkeypatch)
     result = CliRunner().invoke(app, ["demo", "summary"])
