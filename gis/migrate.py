@@ -28,6 +28,13 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> str | None:
     return current_revision(engine)
 
 
+def downgrade(engine: sa.Engine, revision: str) -> str | None:
+    """Take the schema back to ``revision`` (``base`` removes everything we created)."""
+    with engine.begin() as conn:
+        command.downgrade(_config(conn), revision)
+    return current_revision(engine)
+
+
 def current_revision(engine: sa.Engine) -> str | None:
     """The schema's revision, or None for an empty database."""
     with engine.connect() as conn:

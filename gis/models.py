@@ -72,7 +72,7 @@ class District(Base):
     name_en: Mapped[str] = mapped_column(sa.String(64))
     geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
     check_geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
-    tolerance_m: Mapped[float] = mapped_column(sa.Float, default=10.0)
+    tolerance_m: Mapped[float] = mapped_column(sa.Float, default=10.0, server_default="10")
 
 
 class DistrictPart(Base):
@@ -124,8 +124,8 @@ class Grid(Base):
         sa.ForeignKey("community.id", ondelete="RESTRICT"), index=True)
     name_zh: Mapped[str] = mapped_column(sa.String(64))
     geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
-    households: Mapped[int] = mapped_column(default=0)
-    population: Mapped[int] = mapped_column(default=0)
+    households: Mapped[int] = mapped_column(default=0, server_default="0")
+    population: Mapped[int] = mapped_column(default=0, server_default="0")
     community: Mapped[Community | None] = relationship(back_populates="grids")
     workers: Mapped[list[GridWorker]] = relationship(back_populates="grid",
                                                      cascade="all, delete-orphan")
@@ -160,11 +160,12 @@ class Courtyard(Base):
     name_zh: Mapped[str] = mapped_column(sa.String(64))
     address: Mapped[str | None] = mapped_column(sa.String(200))
     geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
-    buildings: Mapped[int] = mapped_column(default=0)
-    households: Mapped[int] = mapped_column(default=0)
+    buildings: Mapped[int] = mapped_column(default=0, server_default="0")
+    households: Mapped[int] = mapped_column(default=0, server_default="0")
     built_year: Mapped[int | None]
     renovation_status: Mapped[str] = mapped_column(
-        _choice("renovation_status", RENOVATION_STATUSES), default="not_started")
+        _choice("renovation_status", RENOVATION_STATUSES), default="not_started",
+        server_default="not_started")
     renovation_batch: Mapped[int | None]
     renovation_completed_on: Mapped[dt.date | None]
     survey_summary: Mapped[dict[str, Any] | None]
@@ -218,11 +219,11 @@ class Camera(Base):
     name_zh: Mapped[str] = mapped_column(sa.String(64))
     source: Mapped[str] = mapped_column(_choice("camera_source", CAMERA_SOURCES))
     vendor: Mapped[str] = mapped_column(_choice("camera_vendor", CAMERA_VENDORS),
-                                        default="generic")
+                                        default="generic", server_default="generic")
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
-    azimuth_deg: Mapped[float] = mapped_column(default=0.0)
-    fov_deg: Mapped[float] = mapped_column(default=90.0)
-    range_m: Mapped[float] = mapped_column(default=60.0)
+    azimuth_deg: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    fov_deg: Mapped[float] = mapped_column(default=90.0, server_default="90")
+    range_m: Mapped[float] = mapped_column(default=60.0, server_default="60")
     main_url: Mapped[SecretUrl | None] = mapped_column(SecretUrlType)
     sub_url: Mapped[SecretUrl | None] = mapped_column(SecretUrlType)
     grid_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grid.id", ondelete="SET NULL"),
@@ -230,9 +231,9 @@ class Camera(Base):
     courtyard_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("courtyard.id", ondelete="SET NULL"))
     health_status: Mapped[str] = mapped_column(_choice("camera_health", HEALTH_STATES),
-                                               default="unknown")
+                                               default="unknown", server_default="unknown")
     health_fps: Mapped[float | None]
-    health_reconnects: Mapped[int] = mapped_column(default=0)
+    health_reconnects: Mapped[int] = mapped_column(default=0, server_default="0")
     health_last_error: Mapped[str | None] = mapped_column(sa.String(500))
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     health_checked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -260,10 +261,11 @@ class Event(Base):
     category_code: Mapped[str] = mapped_column(sa.ForeignKey("event_category.code"), index=True)
     source_channel: Mapped[str] = mapped_column(_choice("event_source", EVENT_SOURCES))
     priority: Mapped[str] = mapped_column(_choice("event_priority", EVENT_PRIORITIES),
-                                          default="normal")
+                                          default="normal", server_default="normal")
     status: Mapped[str] = mapped_column(_choice("event_status", EVENT_STATUSES),
-                                        default="reported")
-    description: Mapped[str] = mapped_column(sa.String(2000), default="")
+                                        default="reported", server_default="reported")
+    description: Mapped[str] = mapped_column(sa.String(2000), default="",
+                                             server_default="")
     address: Mapped[str | None] = mapped_column(sa.String(200))
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
     # The point in EPSG:4544 metres for server-side heat bins; kept by a trigger (0002).
@@ -278,7 +280,7 @@ class Event(Base):
     deadline_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Optimistic concurrency: two officers acting at once cannot both win.
-    version: Mapped[int] = mapped_column(default=1)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     __mapper_args__ = {"version_id_col": version}
 
 
