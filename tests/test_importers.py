@@ -421,7 +421,7 @@ def test_crs_gcj02_shifts_coordinates_by_about_400_metres(engine, core_grids, tm
     with engine.connect() as conn:
         pts = dict(conn.execute(sa.text(
             "SELECT code, ARRAY[ST_X(geom), ST_Y(geom)] FROM event WHERE code LIKE 'SHIFT-%'"
-        )).tuples().all())
+        )).all())
     (wx, wy), (gx, gy) = pts["SHIFT-W"], pts["SHIFT-G"]
     assert 400 <= float(haversine_m(wx, wy, gx, gy)) <= 450
     assert gx < wx and gy > wy  # GCJ-02 lies north-east of the truth, so we move back
