@@ -11,7 +11,15 @@ import sys
 
 import typer
 
-from command_center import cli_cameras, cli_config, cli_db, cli_demo, cli_import
+from command_center import (
+    cli_cameras,
+    cli_config,
+    cli_db,
+    cli_demo,
+    cli_import,
+    cli_relay,
+    cli_serve,
+)
 from gis.errors import CommandCenterError
 from gis.scrub import scrub
 
@@ -23,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (cli_config, cli_db, cli_import, cli_demo, cli_cameras):
+for module in (cli_config, cli_db, cli_import, cli_demo, cli_cameras, cli_relay):
     module.register(app)
 
 

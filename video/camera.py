@@ -133,6 +133,7 @@ def cameras_from_database(session: object, codes: list[str] | None = None) -> li
              .order_by(Camera.code))
     if codes is not None:
         query = query.where(Camera.code.in_(codes))
+    # main_url IS NOT NULL is in the query; the comprehension's filter tells the type checker.
     return [CameraSpec(code=cam.code, name=cam.name_zh, main_url=cam.main_url,
                        sub_url=cam.sub_url, source=cam.source, street=street, grid=grid)
-            for cam, grid, street in session.execute(query)]
+            for cam, grid, street in session.execute(query) if cam.main_url is not None]

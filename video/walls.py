@@ -1,0 +1,240 @@
+"""Walls: named camera groups, each composed on its own thread only while someone watches.
+
+A wall is found by name: a group from ``settings.relay.groups`` (explicit list, street, grid
+or source), a layout name (``2x2`` shows the first four cameras), or an automatic group
+``street-<code>``, ``grid-<code>`` or ``source-<skynet|community|courtyard>`` built from the
+cameras' registry data. While a wall has viewers it holds its cameras' sub streams in the
+supervisor (so they are decoded) and publishes one JPEG per tick into the frame hub; when the
+last viewer leaves, the thread ends and the streams are released.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+from gis.scrub import scrub
+from video.camera import OFFLINE, UNAUTHORIZED, CameraSpec, Frame
+from video.hub import Channel, EncodedFrame, FrameHub
+from video.mosaic import LabelCache, Mosaic, Tile, TileState, canvas_size
+
+log = logging.getLogger(__name__)
+
+AUTO_PREFIXES = ("street-", "grid-", "source-")
+
+
+@dataclass(frozen=True)
+class WallSpec:
+    """A wall: its name, title, layout and cameras in slot order."""
+
+    name: str
+    title_zh: str
+    rows: int
+    cols: int
+    cameras: tuple[str, ...]
+
+
+def _square_layout(count: int) -> tuple[int, int]:
+    side = min(4, max(1, math.ceil(math.sqrt(max(count, 1)))))
+    return side, side
+
+
+def build_walls(relay: Any, cameras: Iterable[CameraSpec]) -> dict[str, WallSpec]:
+    """Every wall the relay can serve for these cameras.
+
+    Parameters
+    ----------
+    relay
+        ``settings.relay`` (layouts and groups).
+    cameras
+        The relay's cameras in their registry order.
+
+    Returns
+    -------
+    dict
+        Wall name → spec. Configured groups win over automatic names.
+    """
+    cams = list(cameras)
+    codes = [c.code for c in cams]
+    walls: dict[str, WallSpec] = {}
+    for name, layout in relay.layouts.items():
+        walls[name] = WallSpec(name, name, layout.rows, layout.cols,
+                               tuple(codes[: layout.rows * layout.cols]))
+    for attr, label in (("street", "街道"), ("grid", "网格"), ("source", "来源")):
+        values = sorted({getattr(c, attr) for c in cams if getattr(c, attr)})
+        for value in values:
+            members = tuple(c.code for c in cams if getattr(c, attr) == value)
+            rows, cols = _square_layout(len(members))
+            name = f"{attr}-{value}"
+            walls[name] = WallSpec(name, f"{label} {value}", rows, cols, members)
+    known = set(codes)
+    for name, group in relay.groups.items():
+        layout = relay.layouts[group.layout]
+        if group.cameras:
+            members = tuple(c for c in group.cameras if c in known)
+        else:
+            members = tuple(c.code for c in cams
+                            if (group.street is None or c.street == group.street)
+                            and (group.grid is None or c.grid == group.grid)
+                            and (group.source is None or c.source == group.source))
+        walls[name] = WallSpec(name, group.title_zh, layout.rows, layout.cols, members)
+    return walls
+
+
+class Wall:
+    """One wall's compose thread, running while it has viewers.
+
+    Parameters
+    ----------
+    spec
+        What the wall shows.
+    supervisor
+        The relay's :class:`~video.supervisor.Supervisor` (``acquire``, ``release``,
+        ``latest``, ``health``).
+    hub
+        Where composed frames are encoded (once per tick) and fanned out.
+    names
+        Camera code → display name.
+    relay
+        ``settings.relay`` (``wall_fps``, ``tile_width``, ``stale_after_s``, ``jpeg_quality``).
+    """
+
+    def __init__(self, spec: WallSpec, supervisor: Any, hub: FrameHub, names: dict[str, str],
+                 relay: Any, *, tz: tzinfo | None = None,
+                 labels: LabelCache | None = None) -> None:
+        self.spec, self.supervisor, self.hub = spec, supervisor, hub
+        self.fps_target = float(relay.wall_fps)
+        tiles = [Tile(code, names.get(code, code)) for code in spec.cameras]
+        self.mosaic = Mosaic(spec.rows, spec.cols, tiles,
+                             canvas_size(spec.rows, spec.cols, relay.tile_width),
+                             stale_after_s=relay.stale_after_s, tz=tz, labels=labels)
+        self.channel: Channel = hub.channel(spec.name)
+        self.quality = relay.jpeg_quality
+        self._lock = threading.Lock()
+        self._viewers = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+        self.fps = 0.0  # measured compose rate, for /metrics
+
+    @property
+    def viewers(self) -> int:
+        return self._viewers
+
+    def running(self) -> bool:
+        """Whether the compose thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def add_viewer(self) -> Channel:
+        """A viewer joins: the first one acquires the sub streams and starts composing."""
+        with self._lock:
+            self._viewers += 1
+            if self._viewers == 1:
+                for code in self.mosaic.tiles:
+                    self.supervisor.acquire(code.code, "sub")
+                self._stop = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._stop,),
+                                                name=f"wall-{self.spec.name}", daemon=True)
+                self._thread.start()
+        return self.channel
+
+    def remove_viewer(self) -> None:
+        """A viewer leaves: the last one stops the thread and releases the streams."""
+        with self._lock:
+            if self._viewers == 0:
+                return
+            self._viewers -= 1
+            if self._viewers:
+                return
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        for tile in self.mosaic.tiles:
+            self.supervisor.release(tile.code, "sub")
+        self.fps = 0.0
+
+    def ready(self) -> bool:
+        """Whether every tile has a frame or is known dead (a snapshot then shows no 连接中)."""
+        return all(self.supervisor.latest(t.code, "sub") is not None
+                   or self.supervisor.health(t.code).status in (OFFLINE, UNAUTHORIZED)
+                   for t in self.mosaic.tiles)
+
+    def states(self) -> list[TileState]:
+        """Each tile's newest frame and status, read without blocking."""
+        out = []
+        for tile in self.mosaic.tiles:
+            health = self.supervisor.health(tile.code)
+            out.append(TileState(self.supervisor.latest(tile.code, "sub"), health.status,
+                                 health.last_seen_at))
+        return out
+
+    def compose_once(self, now: float | None = None) -> EncodedFrame:
+        """Compose, encode once and publish one tick; returns the encoded frame."""
+        now = time.time() if now is None else now
+        canvas = self.mosaic.compose(self.states(), now)
+        self._seq += 1
+        # Encoded here, on the compose thread, before the canvas is reused by the next tick.
+        encoded = self.hub.encode(("wall", self.spec.name), Frame(canvas, now, self._seq),
+                                  quality=self.quality)
+        self.channel.publish(encoded)
+        return encoded
+
+    def _run(self, stop: threading.Event) -> None:
+        period = 1.0 / self.fps_target
+        next_tick = time.monotonic()
+        last = None
+        while not stop.is_set():
+            try:
+                self.compose_once()
+            except Exception as exc:  # keep the wall up; a broken tile must not end it
+                log.warning("wall %s: %s", self.spec.name, scrub(exc))
+            started = time.monotonic()
+            if last is not None:
+                rate = 1.0 / max(started - last, 1e-6)
+                self.fps = rate if self.fps == 0 else 0.8 * self.fps + 0.2 * rate
+            last = started
+            next_tick += period
+            # Behind schedule (slow machine): skip ticks rather than burst to catch up.
+            if next_tick < started:
+                next_tick = started
+            stop.wait(max(0.0, next_tick - time.monotonic()))
+
+
+class WallRegistry:
+    """The relay's walls by name, created lazily on first view."""
+
+    def __init__(self, specs: dict[str, WallSpec], supervisor: Any, hub: FrameHub,
+                 names: dict[str, str], relay: Any, *, tz: tzinfo | None = None) -> None:
+        self.specs, self.supervisor, self.hub = specs, supervisor, hub
+        self.names, self.relay, self.tz = names, relay, tz
+        self.labels = LabelCache()
+        self._walls: dict[str, Wall] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Wall:
+        """The wall called ``name`` (KeyError if there is none)."""
+        with self._lock:
+            wall = self._walls.get(name)
+            if wall is None:
+                wall = Wall(self.specs[name], self.supervisor, self.hub, self.names,
+                            self.relay, tz=self.tz, labels=self.labels)
+                self._walls[name] = wall
+            return wall
+
+    def active(self) -> list[Wall]:
+        """Walls created so far (running or idle)."""
+        with self._lock:
+            return list(self._walls.values())
+
+    def stop(self) -> None:
+        """Stop every running wall."""
+        for wall in self.active():
+            while wall.viewers:
+                wall.remove_viewer()
