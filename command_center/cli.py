@@ -31,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (cli_config, cli_db, cli_import, cli_demo, cli_cameras, cli_relay):
+for module in (cli_config, cli_db, cli_import, cli_demo, cli_cameras, cli_relay, cli_serve):
     module.register(app)
 
 

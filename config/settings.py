@@ -102,6 +102,25 @@ class UiSettings(StrictModel):
     timezone: str = Field("Asia/Shanghai", description="Time zone for deadlines and display.")
 
 
+class MapSettings(StrictModel):
+    basemap: Literal["osm", "gaode", "tianditu", "custom", "none"] = Field(
+        "osm", description="Default basemap: OpenStreetMap, Gaode (GCJ-02, layers shifted at "
+        "draw time), Tianditu (needs a key), an intranet XYZ server, or none.")
+    tianditu_key: SecretStr | None = Field(
+        None, description="Tianditu API key; only via CC_MAP__TIANDITU_KEY.")
+    custom_url: str = Field(
+        "", description="Intranet XYZ tile URL with {Z}/{X}/{Y}, e.g. "
+        "http://tiles.intranet/{Z}/{X}/{Y}.png.")
+
+
+class AppSettings(StrictModel):
+    host: str = Field("127.0.0.1", description="Address the app server binds to.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8500, description="App HTTP port.")
+    cookie_secret: SecretStr | None = Field(
+        None, description="Signs session cookies; only via CC_APP__COOKIE_SECRET. Empty: random "
+        "per start (everyone logs in again after a restart).")
+
+
 class WallLayout(StrictModel):
     rows: Annotated[int, Field(ge=1, le=8)] = Field(2, description="Tiles down.")
     cols: Annotated[int, Field(ge=1, le=8)] = Field(2, description="Tiles across.")
@@ -199,6 +218,8 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     ui: UiSettings = UiSettings()
     relay: RelaySettings = RelaySettings()
+    map: MapSettings = MapSettings()
+    app: AppSettings = AppSettings()
     home: Path = Field(PROJECT_ROOT, description="Project root; var/ and relative paths hang here.")
 
     @classmethod
@@ -253,10 +274,12 @@ def _merge(into: dict[str, Any], new: dict[str, Any], origin: dict[str, str], sr
 
 
 def _secret_problems(data: dict[str, Any], origin: dict[str, str]) -> list[tuple[str, str, str]]:
-    if data.get("relay", {}).get("signing_key"):
-        return [("relay.signing_key", "密钥不能写在配置文件中 / secrets may not sit in a config "
-                 "file: use CC_RELAY__SIGNING_KEY or relay.signing_key_file",
-                 origin.get("relay.signing_key", "?"))]
+    for section, key in (("relay", "signing_key"), ("map", "tianditu_key"),
+                         ("app", "cookie_secret")):
+        if data.get(section, {}).get(key):
+            env = f"CC_{section.upper()}__{key.upper()}"
+            return [(f"{section}.{key}", f"密钥不能写在配置文件中 / secrets may not sit in a "
+                     f"config file: use {env}", origin.get(f"{section}.{key}", "?"))]
     url = data.get("database", {}).get("url")
     if isinstance(url, str) and _url_has_password(url):
         return [(

@@ -300,3 +300,28 @@ class EventLog(Base):
     note: Mapped[str | None] = mapped_column(sa.String(2000))
     prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+APP_ROLES = ("staff", "duty_officer", "planner", "leader", "admin")
+
+
+class AppUser(Base):
+    """A person who logs in to the command center; only a salted password hash is kept."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('staff', 'duty_officer', 'planner', 'leader', 'admin')",
+                           name="app_user_role"),
+        sa.CheckConstraint("username ~ '^[A-Za-z0-9_.@-]{1,64}$'", name="app_user_username"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(24))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                    server_default=sa.func.now())
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    def __repr__(self) -> str:  # never the hash
+        return f"AppUser(username={self.username!r}, role={self.role!r})"

@@ -45,7 +45,7 @@ extra=()
 # H.264 encoder and the system Python bindings for the camera simulator.
 for pkg in fonts-noto-cjk fonts-noto-mono python3-gi python3-numpy gir1.2-gst-rtsp-server-1.0 \
            gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
-           gstreamer1.0-x gstreamer1.0-tools; do
+           gstreamer1.0-x gstreamer1.0-tools chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || extra+=("$pkg")
 done
 if [ ${#extra[@]} -gt 0 ]; then apt_install "${extra[@]}"; fi

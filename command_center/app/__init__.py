@@ -1,0 +1,1 @@
+"""The command center web app: Panel pages served by ``command-center serve``."""

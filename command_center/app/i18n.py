@@ -1,0 +1,96 @@
+"""Interface strings in Simplified Chinese (the default) and English.
+
+The language belongs to the browser session: it comes from the page URL (``?lang=en``), then
+from the ``cc_lang`` cookie the login page and the switch set, then from ``ui.language`` in
+the settings. Navigation links carry it on, so every page a user opens speaks the same
+language. Domain labels (statuses, sources, categories) come from :mod:`gis.catalog`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+LANG_COOKIE = "cc_lang"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "app_title": ("网格化服务管理指挥中心", "Grid Governance Command Center"),
+    "page_wall": ("指挥大屏", "Command wall"),
+    "page_map": ("地图", "Map"),
+    "page_events": ("事件", "Events"),
+    "page_planning": ("规划", "Planning"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误", "Wrong user name or password"),
+    "login_throttled": ("尝试过于频繁，请稍后再试", "Too many attempts, try again later"),
+    "forbidden": ("您的角色无权访问此页面", "Your role may not open this page"),
+    "under_construction": ("此页面正在建设中", "This page is being built"),
+    "layers": ("图层", "Layers"),
+    "legend": ("图例", "Legend"),
+    "basemap": ("底图", "Basemap"),
+    "event_details": ("事件详情", "Event details"),
+    "click_event_hint": ("点击地图上的事件查看详情和附近监控",
+                         "Click an event on the map for its details and nearby cameras"),
+    "category": ("类别", "Category"),
+    "source": ("来源", "Source"),
+    "grid": ("网格", "Grid"),
+    "worker_a": ("A岗网格员", "Grid worker A"),
+    "worker_b": ("B岗网格员", "Grid worker B"),
+    "status": ("状态", "Status"),
+    "deadline": ("办理时限", "Deadline"),
+    "time_left": ("剩余时间", "Time left"),
+    "overdue_by": ("已超时", "Overdue by"),
+    "no_deadline": ("无时限", "no deadline"),
+    "address": ("地址", "Address"),
+    "nearest_cameras": ("附近监控", "Nearby cameras"),
+    "no_cameras": ("300 米内没有监控", "No camera within 300 m"),
+    "enlarge": ("放大", "Enlarge"),
+    "put_on_wall": ("上墙", "Put on wall"),
+    "on_wall": ("已上墙", "On the wall"),
+    "offline": ("离线", "offline"),
+    "no_picture": ("无画面", "no picture"),
+    "relay_down": ("视频服务不可用", "Video relay unavailable"),
+    "camera_live": ("实时画面", "Live view"),
+    "close": ("关闭", "Close"),
+    "meters": ("米", "m"),
+    "hours": ("小时", "h"),
+    "minutes": ("分钟", "min"),
+    "events_binned": ("事件较多，按区域汇总显示（放大查看单个事件）",
+                      "Many events: shown as bins (zoom in for single events)"),
+    "events_points": ("显示单个事件", "Showing single events"),
+    "count": ("数量", "Count"),
+    "light_green": ("正常", "on time"),
+    "light_yellow": ("即将超时", "due soon"),
+    "light_red": ("已超时", "overdue"),
+    "light_none": ("无时限", "no deadline"),
+    "db_error": ("数据库暂时不可用，请稍后刷新", "The database is unavailable; reload later"),
+    "not_found": ("未找到该事件", "Event not found"),
+    "language": ("English", "中文"),
+}
+
+
+def normalize(language: str | None, default: Language = "zh") -> Language:
+    """``language`` if it is one we speak, else ``default``."""
+    return language if language in LANGUAGES else default  # type: ignore[return-value]
+
+
+def t(key: str, language: str = "zh") -> str:
+    """The string ``key`` in ``language``; the key itself when unknown (never an error).
+
+    Examples
+    --------
+    >>> t("page_map"), t("page_map", "en")
+    ('地图', 'Map')
+    """
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    return pair[1] if language == "en" else pair[0]
+
+
+def other(language: str) -> Language:
+    """The language the switch offers."""
+    return "zh" if language == "en" else "en"

@@ -1,0 +1,1 @@
+"""One module per page; each exposes ``page(app) -> Viewable`` built per browser session."""
