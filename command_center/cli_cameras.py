@@ -14,7 +14,7 @@ from rich.table import Table
 from gis.scrub import register_secret, scrub
 from video.simulator import CameraSpec, Simulator, default_cameras
 
-cameras_app = typer.Typer(help="摄像机 / cameras: simulated RTSP cameras on 127.0.0.1.",
+cameras_app = typer.Typer(help="摄像机 / cameras: add real ones, simulate RTSP cameras.",
                           no_args_is_help=True)
 
 
@@ -131,4 +131,7 @@ def _watch(sim: Simulator, console: Console) -> None:
 
 def register(app: typer.Typer) -> None:
     """Attach the ``cameras`` group to the main CLI."""
+    from command_center.cli_camera_add import add_camera
+
+    cameras_app.command("add")(add_camera)
     app.add_typer(cameras_app, name="cameras")

@@ -1,0 +1,62 @@
+"""``command-center up``: the whole command center on this machine, in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from command_center.context import engine_or_exit, settings_or_exit
+
+
+def up(
+    simulate: Annotated[int, typer.Option(
+        "--simulate", min=0, max=64,
+        help="模拟摄像机路数，0 表示不模拟 / simulated camera feeds for the demo cameras "
+        "(0: use the cameras' own URLs).")] = 16,
+    log_dir: Annotated[Path | None, typer.Option(
+        "--log-dir", help="日志目录 / where the relay and app logs go (default: var/log).")]
+    = None,
+) -> None:
+    """Start simulated cameras, the relay and the app; print the URL and the demo login."""
+    from command_center.app.auth import ensure_demo_user
+    from command_center.stack import Stack
+
+    settings = settings_or_exit()
+    engine = engine_or_exit(settings)
+    user, password = ensure_demo_user(engine)
+    stack = Stack(settings, log_dir or settings.path(Path("var/log")), simulate)
+    stop = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        stack.start(typer.echo)
+        app, relay = settings.app, settings.relay
+        typer.secho(f"\n指挥中心已就绪 / command center ready: http://{app.host}:{app.port}/",
+                    fg=typer.colors.GREEN, bold=True)
+        typer.echo(f"  演示账号 / demo login:  {user} / {password}")
+        typer.echo(f"  指挥大屏 / wall:        http://{app.host}:{app.port}/wall?kiosk=1")
+        typer.echo(f"  视频中继 / relay:       http://{relay.host}:{relay.port}/health")
+        typer.echo(f"  日志 / logs:            {stack.log_dir}")
+        typer.echo("  Ctrl-C 停止 / stop")
+        dead = stack.watch(stop)
+        if dead is not None:
+            typer.secho(f"{dead.name} 意外退出 / exited unexpectedly (log {dead.log}):\n"
+                        f"{dead.tail()}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1)
+    finally:
+        stack.stop()
+        typer.echo("已停止 / stopped")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``up`` to ``app``."""
+    app.command("up")(up)
