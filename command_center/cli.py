@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from command_center import (
+    cli_audit,
     cli_cameras,
     cli_config,
     cli_db,
@@ -60,7 +61,7 @@ app = typer.Typer(
 )
 
 for module in (cli_config, cli_db, cli_import, cli_demo, cli_cameras, cli_relay, cli_serve,
-               cli_up):
+               cli_up, cli_audit):
     module.register(app)
 
 

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gis.loop.sla import DEFAULT_CATEGORY_HOURS, DEFAULT_PRIORITY_FACTOR, DEFAULT_YELLOW_SHARE
+
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
 
@@ -100,6 +102,40 @@ class UiSettings(StrictModel):
     language: Literal["zh", "en"] = Field(
         "zh", description="Default interface language (Simplified Chinese or English).")
     timezone: str = Field("Asia/Shanghai", description="Time zone for deadlines and display.")
+
+
+class SlaSettings(StrictModel):
+    """Deadlines of the closed loop: hours per category × factor per priority (gis.loop.sla)."""
+
+    yellow_share: Annotated[float, Field(gt=0, lt=1)] = Field(
+        DEFAULT_YELLOW_SHARE, description="An open event turns yellow (即将超时) when less "
+        "than this share of its allowed time is left; red when overdue.")
+    category_hours: dict[str, Annotated[float, Field(gt=0, le=8760)]] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_HOURS),
+        description="Allowed hours per event category (code → hours); categories left out "
+        "keep the catalog's hours.")
+    priority_factor: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITY_FACTOR),
+        description="Deadline multiplier per priority (normal, urgent, critical); priorities "
+        "left out keep their default factor.")
+
+    @field_validator("category_hours")
+    @classmethod
+    def _known_categories(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_CATEGORY_HOURS))
+        if unknown:
+            raise ValueError(f"unknown event categories: {', '.join(unknown)} (known: "
+                             f"{', '.join(DEFAULT_CATEGORY_HOURS)})")
+        return {**DEFAULT_CATEGORY_HOURS, **value}
+
+    @field_validator("priority_factor")
+    @classmethod
+    def _known_priorities(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_PRIORITY_FACTOR))
+        if unknown:
+            raise ValueError(f"unknown priorities: {', '.join(unknown)} (known: "
+                             f"{', '.join(DEFAULT_PRIORITY_FACTOR)})")
+        return {**DEFAULT_PRIORITY_FACTOR, **value}
 
 
 class MapSettings(StrictModel):
@@ -217,6 +253,7 @@ class Settings(BaseSettings):
     district: DistrictSettings = DistrictSettings()
     demo: DemoSettings = DemoSettings()
     ui: UiSettings = UiSettings()
+    sla: SlaSettings = SlaSettings()
     relay: RelaySettings = RelaySettings()
     map: MapSettings = MapSettings()
     app: AppSettings = AppSettings()

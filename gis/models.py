@@ -255,6 +255,10 @@ class Event(Base):
         sa.Index("event_reported_at_idx", "reported_at"),
         sa.Index("event_status_idx", "status"),
         sa.Index("event_geog_idx", sa.text("(geom::geography)"), postgresql_using="gist"),
+        sa.CheckConstraint(
+            "reject_reason IS NULL OR reject_reason IN ('out_of_scope', 'duplicate', 'invalid')",
+            name="event_reject_reason"),
+        sa.Index("event_supervised_idx", "supervised", postgresql_where=sa.text("supervised")),
     )
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)
@@ -281,6 +285,11 @@ class Event(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Optimistic concurrency: two officers acting at once cannot both win.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The closed loop (0006, gis.loop): supervision (督办) is a flag beside the status.
+    supervised: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    supervised_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    supervision_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    reject_reason: Mapped[str | None] = mapped_column(sa.String(24))
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -300,6 +309,11 @@ class EventLog(Base):
     note: Mapped[str | None] = mapped_column(sa.String(2000))
     prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # 0006: who acted in which role, the target department of a dispatch, a reason code.
+    # id, prev_hash and hash are set by the database's chain trigger (see gis.loop.audit).
+    role: Mapped[str | None] = mapped_column(sa.String(24))
+    department_code: Mapped[str | None] = mapped_column(sa.String(32))
+    reason: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 APP_ROLES = ("staff", "duty_officer", "planner", "leader", "admin")
@@ -325,3 +339,32 @@ class AppUser(Base):
 
     def __repr__(self) -> str:  # never the hash
         return f"AppUser(username={self.username!r}, role={self.role!r})"
+
+
+class EventLogHead(Base):
+    """The end of the ``event_log`` hash chain (one row), kept by the chain trigger (0006)."""
+
+    __tablename__ = "event_log_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="event_log_head_single_row"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Reminder(Base):
+    """An in-app reminder to a department: one of its events turned yellow (即将超时)."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "kind", "deadline_at", name="reminder_once"),
+        sa.CheckConstraint("kind IN ('due_soon')", name="reminder_kind"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"))
+    department_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("department.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    deadline_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                    server_default=sa.func.now())
+    read_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -35,6 +35,8 @@ from gis.catalog import (
     RENOVATION_LABELS,
     label,
 )
+from gis.loop.lights import light, light_sql
+from gis.loop.sla import DEFAULT_YELLOW_SHARE
 from gis.queries import heat_bins
 from layers.spec import LayerSpec
 
@@ -43,8 +45,9 @@ BBox = tuple[float, float, float, float]
 _R = 6378137.0  # Web Mercator sphere radius
 # Simplification tolerance in degrees (~1 m): invisible on screen, halves the vertices.
 _SIMPLIFY_DEG = 1e-5
-# The share of the allowed time below which an open event turns yellow.
-YELLOW_SHARE = 0.25
+# The share of the allowed time below which an open event turns yellow; the rule itself is
+# gis.loop.lights (one definition for the map, the wall, the board and the supervision job).
+YELLOW_SHARE = DEFAULT_YELLOW_SHARE
 
 QUERIES: dict[str, str] = {
     "grids_with_workers": """
@@ -65,12 +68,7 @@ FROM camera c WHERE {where} ORDER BY c.id""",
     "open_events": """
 SELECT e.id, e.code, e.category_code, e.source_channel, e.status, e.priority,
        g.code AS grid_code, e.deadline_at, e.reported_at,
-       CASE WHEN e.deadline_at IS NULL THEN 'none'
-            WHEN e.deadline_at <= :now THEN 'red'
-            WHEN e.deadline_at - :now
-                 < :yellow * (e.deadline_at - coalesce(e.accepted_at, e.reported_at))
-                 THEN 'yellow'
-            ELSE 'green' END AS light,
+       """ + light_sql() + """ AS light,
        ST_AsBinary(e.geom) AS wkb
 FROM event e LEFT JOIN grid g ON g.id = e.grid_id
 WHERE e.status = ANY(:open) AND {where} ORDER BY e.id""",
@@ -79,7 +77,7 @@ _ALIAS = {"grids_with_workers": "g", "cameras": "c", "open_events": "e"}
 
 
 def three_light(deadline: dt.datetime | None, started: dt.datetime, now: dt.datetime) -> str:
-    """``green`` / ``yellow`` (< 25 % of the allowed time left) / ``red`` (overdue) / ``none``.
+    """``green`` / ``yellow`` / ``red`` / ``none``: :func:`gis.loop.lights.light`.
 
     Examples
     --------
@@ -87,13 +85,7 @@ def three_light(deadline: dt.datetime | None, started: dt.datetime, now: dt.date
     >>> three_light(t0 + dt.timedelta(hours=10), t0, t0 + dt.timedelta(hours=8))
     'yellow'
     """
-    if deadline is None:
-        return "none"
-    if deadline <= now:
-        return "red"
-    if deadline - now < YELLOW_SHARE * (deadline - started):
-        return "yellow"
-    return "green"
+    return light(deadline, started, now, YELLOW_SHARE)
 
 
 def format_time_left(deadline: dt.datetime | None, now: dt.datetime, language: str) -> str:

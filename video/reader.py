@@ -53,7 +53,7 @@ class Backoff:
         self.initial_s, self.cap_s, self.budget = min(initial_s, 1.0), cap_s, budget_per_min
         self.failures = 0
         self.ceiling_s = 0.0  # the ceiling of the latest delay drawn
-        self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
+        self._rng = rng or random.Random()
         self._attempts: collections.deque[float] = collections.deque()
 
     def record_attempt(self, now: float) -> None:

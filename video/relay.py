@@ -204,6 +204,12 @@ class Relay:
     def start(self) -> Relay:
         """Start supervising the cameras and serving HTTP."""
         install_log_scrubbing()
+        import cv2
+
+        # Parallelism comes from one thread per stream and per wall; OpenCV's own worker
+        # pool on top splits each small resize across threads that then spin and yield
+        # (benchmarks/relay.py: ~15 % of the relay's CPU). Process-wide, like the relay.
+        cv2.setNumThreads(1)
         self.supervisor.start()
         try:
             self.port = self.http.start()

@@ -100,7 +100,7 @@ class Supervisor:
                  rng: random.Random | None = None) -> None:
         self.relay = relay
         self.health_sink = health_sink
-        self._rng = rng or random.Random()  # noqa: S311 (jitter)
+        self._rng = rng or random.Random()
         self._cams: dict[str, _Camera] = {c.code: _Camera(c) for c in cameras}
         for cam in self._cams.values():
             _register_passwords(cam.spec)
@@ -271,7 +271,7 @@ class Supervisor:
 
     def _new_reader(self, cam: _Camera, stream: StreamKind, slot: FrameSlot) -> StreamReader:
         reader = StreamReader(cam.spec.code, stream, cam.spec.url(stream), slot, self.relay,
-                              random.Random(self._rng.random()))  # noqa: S311
+                              random.Random(self._rng.random()))
         reader.start()
         return reader
 

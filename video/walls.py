@@ -27,6 +27,7 @@ from video.mosaic import LabelCache, Mosaic, Tile, TileState, canvas_size
 log = logging.getLogger(__name__)
 
 AUTO_PREFIXES = ("street-", "grid-", "source-")
+KEEPALIVE_S = 2.0  # an unchanged wall is re-sent this often (idle proxies close streams)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class Wall:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._dirty = True  # the canvas holds tiles the channel's newest JPEG does not show
         self.fps = 0.0  # measured compose rate, for /metrics
 
     @property
@@ -176,13 +178,29 @@ class Wall:
         return out
 
     def compose_once(self, now: float | None = None) -> EncodedFrame:
-        """Compose, encode once and publish one tick; returns the encoded frame."""
+        """Compose one tick and, if the picture changed, encode it once and publish it.
+
+        A tick where no tile changed (slow or dead cameras) publishes nothing: viewers keep
+        the picture they have, at no encode and no bandwidth, except that the same JPEG is
+        sent again every :data:`KEEPALIVE_S` so that proxies do not close an idle stream.
+        Returns the channel's newest frame.
+        """
         now = time.time() if now is None else now
         canvas = self.mosaic.compose(self.states(), now)
-        self._seq += 1
-        # Encoded here, on the compose thread, before the canvas is reused by the next tick.
-        encoded = self.hub.encode(("wall", self.spec.name), Frame(canvas, now, self._seq),
-                                  quality=self.quality)
+        self._dirty = self._dirty or self.mosaic.changed > 0
+        previous = self.channel.newest()
+        if not self._dirty and previous is not None:
+            if now - previous.captured_at < KEEPALIVE_S:
+                return previous
+            self._seq += 1
+            encoded = EncodedFrame(self._seq, now, previous.data)
+        else:
+            self._seq += 1
+            # Encoded here, on the compose thread, before the canvas is reused by the next
+            # tick.
+            encoded = self.hub.encode(("wall", self.spec.name), Frame(canvas, now, self._seq),
+                                      quality=self.quality)
+            self._dirty = False
         self.channel.publish(encoded)
         return encoded
 

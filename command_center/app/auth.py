@@ -166,3 +166,30 @@ def set_password(session: Session, username: str, password: str) -> None:
 def list_users(session: Session) -> list[AppUser]:
     """All users ordered by user name."""
     return list(session.scalars(sa.select(AppUser).order_by(AppUser.username)))
+
+
+# The demo login `command-center demo seed` creates: a documented, public password, for the
+# demo district only. Disable or replace it before real data arrives.
+DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-shizhong-2024"
+
+
+def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
+    """Create the demo login (role admin) when missing; return its user name and password.
+
+    The password is :data:`DEMO_PASSWORD`, documented in the README: it is a demo. An existing
+    ``demo`` user is left alone; if its password was changed, the returned password is empty.
+
+    Examples
+    --------
+    >>> ensure_demo_user(engine)  # doctest: +SKIP
+    ('demo', 'demo-shizhong-2024')
+    """
+    with Session(engine) as session:
+        user = session.scalars(sa.select(AppUser).where(AppUser.username == DEMO_USERNAME)
+                               ).first()
+        if user is None:
+            add_user(session, DEMO_USERNAME, DEMO_PASSWORD, "admin", "演示管理员")
+            session.commit()
+            return DEMO_USERNAME, DEMO_PASSWORD
+        still = verify_password(DEMO_PASSWORD, user.password_hash)
+        return DEMO_USERNAME, DEMO_PASSWORD if still else ""

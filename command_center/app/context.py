@@ -35,10 +35,16 @@ class AppContext:
     cookie_secret: str
     camera_url: CameraUrl
     default_language: str = "zh"
+    # The server's single LISTEN connection (command_center.app.live.EventListener); None
+    # when the pages run without a server (tests building views directly).
+    live: Any = None
+    # wall name -> signed relay URL of the composed wall (MJPEG)
+    wall_url: Callable[[str], str] | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("command_center.app"))
 
 
-def _arg(name: str) -> str | None:
+def session_arg(name: str) -> str | None:
+    """The first value of URL parameter ``name`` of the current session's request."""
     values = (pn.state.session_args or {}).get(name)
     if not values:
         return None
@@ -50,8 +56,8 @@ def start_session(app: AppContext) -> SessionState:
     """Build this session's state from its request: user (cookie), language, basemap."""
     cookies = pn.state.cookies or {}
     user = decode_session(app.cookie_secret, cookies.get(SESSION_COOKIE))
-    language = normalize(_arg("lang") or cookies.get(LANG_COOKIE), app.default_language)
-    basemap = _arg("basemap") or default_basemap(app.settings)
+    language = normalize(session_arg("lang") or cookies.get(LANG_COOKIE), app.default_language)
+    basemap = session_arg("basemap") or default_basemap(app.settings)
     if basemap not in available_basemaps(app.settings):
         basemap = default_basemap(app.settings)
     state = SessionState(user=user, language=language, basemap=basemap)
@@ -60,3 +66,16 @@ def start_session(app: AppContext) -> SessionState:
         set_state(state, doc)
         pn.state.on_session_destroyed(lambda _ctx, d=doc: drop_state(d))
     return state
+
+
+def subscribe_live(app: AppContext, callback: Callable[[dict[str, Any]], None]) -> bool:
+    """Deliver every event notification to ``callback`` in this session; False if no listener.
+
+    The subscription is dropped when the session is destroyed.
+    """
+    doc = pn.state.curdoc
+    if app.live is None or doc is None:
+        return False
+    app.live.subscribe(doc, callback)
+    pn.state.on_session_destroyed(lambda _ctx, d=doc: app.live.unsubscribe(d))
+    return True

@@ -100,7 +100,9 @@ def load_camera(session: Session, code: str) -> NearbyCamera | None:
     return NearbyCamera(**dict(found)) if found else None
 
 
-def _tile(camera: NearbyCamera, camera_url: Any, language: str, *, big: bool = False) -> str:
+def camera_tile(camera: NearbyCamera, camera_url: Any, language: str, *,
+                big: bool = False) -> str:
+    """One camera as a live ``<img>`` tile with name, distance, 放大 and 上墙 links."""
     code = html.escape(camera.code)
     offline = camera.health_status in ("offline", "unauthorized")
     dead = f"{t('offline', language)}/{t('no_picture', language)}"
@@ -157,7 +159,7 @@ def event_html(details: EventDetails, camera_url: Any, language: str, tz: Any,
     ]
     table = "".join(f'<tr><td class="k">{t(k, language)}</td><td>{v}</td></tr>'
                     for k, v in rows)
-    cams = "".join(_tile(c, camera_url, language) for c in details.cameras)
+    cams = "".join(camera_tile(c, camera_url, language) for c in details.cameras)
     cams_block = (f'<div class="cc-cams">{cams}</div>' if cams
                   else f"<p>{t('no_cameras', language)}</p>")
     return (f'<div class="cc-side" data-event="{r["id"]}"><h3>{t("event_details", language)}'
@@ -172,7 +174,7 @@ def camera_html(camera: NearbyCamera, camera_url: Any, language: str) -> str:
             f"{html.escape(camera.name_zh)}</h3><p>{source} · "
             f"{label(HEALTH_LABELS, camera.health_status, language)}</p>"
             f'<div class="cc-cams" style="grid-template-columns:1fr">'
-            f"{_tile(camera, camera_url, language, big=True)}</div></div>")
+            f"{camera_tile(camera, camera_url, language, big=True)}</div></div>")
 
 
 def hint_html(language: str) -> str:

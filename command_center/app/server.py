@@ -19,9 +19,12 @@ from bokeh.server.server import Server
 
 from command_center.app.context import AppContext
 from command_center.app.layout import BODY_CSS
+from command_center.app.live import EventListener
 from command_center.app.login import SessionAuthProvider, home_handler
+from command_center.app.pages import events as events_page
 from command_center.app.pages import map as map_page
-from command_center.app.pages.stub import make_page
+from command_center.app.pages import planning as planning_page
+from command_center.app.pages import wall as wall_page
 from layers.spec import LAYERS_DIR, load_layers
 
 PAGE_TITLES = {"wall": "指挥大屏", "map": "地图", "events": "事件", "planning": "规划"}
@@ -41,10 +44,22 @@ def _camera_url_maker(settings: Any) -> Any:
     return camera_url
 
 
+def _wall_url_maker(settings: Any) -> Any:
+    from video.client import RelayClient
+
+    client = RelayClient(settings)
+
+    def wall_url(name: str) -> str:
+        return client.wall_url(name)
+    return wall_url
+
+
 def make_context(settings: Any, engine: sa.Engine, *, cookie_secret: str | None = None,
-                 layers_dir: Path = LAYERS_DIR, camera_url: Any = None) -> AppContext:
+                 layers_dir: Path = LAYERS_DIR, camera_url: Any = None,
+                 wall_url: Any = None) -> AppContext:
     """The server-wide context; layer files are validated here (start-up fails on a bad one).
 
+    The live-event listener is created here and starts with the first page that subscribes.
     The cookie secret comes from ``CC_APP__COOKIE_SECRET`` when set (sessions survive a
     restart and several processes agree); otherwise it is random per start.
     """
@@ -54,6 +69,8 @@ def make_context(settings: Any, engine: sa.Engine, *, cookie_secret: str | None 
     return AppContext(settings=settings, engine=engine, layers=tuple(load_layers(layers_dir)),
                       cookie_secret=secret,
                       camera_url=camera_url or _camera_url_maker(settings),
+                      wall_url=wall_url or _wall_url_maker(settings),
+                      live=EventListener(engine),
                       default_language=settings.ui.language,
                       log=logging.getLogger("command_center.app"))
 
@@ -68,9 +85,9 @@ def page_functions(app: AppContext) -> dict[str, Any]:
         page.__name__ = getattr(fn, "__name__", "page")
         return page
 
-    pages: dict[str, Any] = {name: bind(make_page(name)) for name in PAGE_TITLES}
-    pages["map"] = bind(map_page.page)
-    return pages
+    modules = {"wall": wall_page, "map": map_page, "events": events_page,
+               "planning": planning_page}
+    return {name: bind(modules[name].page) for name in PAGE_TITLES}
 
 
 def build_server(app: AppContext, *, port: int, host: str = "127.0.0.1",

@@ -32,6 +32,7 @@ from gis.demo.courtyards import build_courtyards
 from gis.demo.divisions import build_divisions
 from gis.demo.events import build_events
 from gis.demo.writer import digest, write_all
+from gis.loop.sla import SlaRule
 
 __all__ = ["DemoSummary", "demo_digest", "read_summary", "seed_demo"]
 
@@ -149,7 +150,7 @@ def seed_demo(engine: sa.Engine, settings: Settings, seed: int | None = None,
     cameras = build_cameras(div, courtyards, roads, cfg.cameras, adcode, rng["cameras"])
     say("生成两年事件 / generating the events")
     events = build_events(div, courtyards, roads, cfg.events, cfg.days, end, tz,
-                          cfg.on_time_rate, rng["events"])
+                          cfg.on_time_rate, rng["events"], SlaRule.from_settings(settings))
     say("写入数据库 / writing to the database")
     with engine.begin() as conn:
         write_all(conn, div, courtyards, surveys, cameras, events)

@@ -26,11 +26,13 @@ from gis.demo.divisions import Divisions
 from gis.demo.names import ROAD_NAMES
 from gis.demo.space import FloatArray, points_in
 from gis.demo.templates import describe
+from gis.loop.sla import DEFAULT_PRIORITY_FACTOR, DEFAULT_RULE, SlaRule
 
 SOURCE_MIX = {"grid_patrol": 0.55, "hotline_12345": 0.25, "online_petition": 0.07,
               "leaders_hotline": 0.03, "email": 0.03, "video": 0.07}
 PRIORITY_MIX = {"normal": 0.88, "urgent": 0.10, "critical": 0.02}
-PRIORITY_DEADLINE_FACTOR = {"normal": 1.0, "urgent": 0.5, "critical": 0.25}
+# The deadline rule is the closed loop's (gis/loop/sla.py); the name stays for old imports.
+PRIORITY_DEADLINE_FACTOR = DEFAULT_PRIORITY_FACTOR
 # Monday … Sunday
 _WEEKDAY = np.array([1.06, 1.04, 1.02, 1.0, 0.98, 0.78, 0.58])
 _HOURLY = np.array([0.15, 0.08, 0.05, 0.05, 0.06, 0.12, 0.35, 0.8, 1.5, 2.3, 2.6, 2.2,
@@ -160,7 +162,7 @@ def _places(div: Divisions, courtyards: list[CourtyardPlan], roads: RoadNet,
 
 def build_events(div: Divisions, courtyards: list[CourtyardPlan], roads: RoadNet, n: int,
                  days: int, end: dt.date, tz: dt.tzinfo, on_time_rate: float,
-                 rng: np.random.Generator) -> list[EventPlan]:
+                 rng: np.random.Generator, sla: SlaRule = DEFAULT_RULE) -> list[EventPlan]:
     """``n`` events reported in the ``days`` days before ``end`` (midnight, ``tz``).
 
     Parameters
@@ -177,6 +179,8 @@ def build_events(div: Divisions, courtyards: list[CourtyardPlan], roads: RoadNet
         Share of closed events closed by their deadline.
     rng
         Source of all randomness.
+    sla
+        The deadline rule (hours per category × factor per priority), the live loop's.
     """
     if n == 0:
         return []
@@ -198,8 +202,8 @@ def build_events(div: Divisions, courtyards: list[CourtyardPlan], roads: RoadNet
     accept_min *= np.where(sources == "hotline_12345", 0.6, 1.0)
     # Written channels (petitions, mail, the leaders' mailbox) wait hours for a clerk.
     accept_min *= np.where(np.isin(sources, list(_WRITTEN)), 12.0, 1.0)
-    deadline_h = np.array([cats[i].deadline_hours for i in cat_idx]) * \
-        np.array([PRIORITY_DEADLINE_FACTOR[p] for p in priorities])
+    deadline_h = np.array([sla.hours(cats[i].code, str(p))
+                           for i, p in zip(cat_idx, priorities, strict=True)])
     fraction = np.clip(rng.beta(2.2, 2.8, n) * 0.95, 0.02, 0.95)
     lateness = 1.0 + rng.exponential(0.35, n) + 0.01
     accepted = [r + dt.timedelta(minutes=float(m)) for r, m in zip(reported, accept_min,

@@ -23,6 +23,7 @@ from gis.demo.courtyards import CourtyardPlan, SurveyPlan
 from gis.demo.divisions import Divisions
 from gis.demo.events import EventPlan
 from gis.demo.space import ewkb, xy_to_lonlat
+from gis.loop.audit import truncate_with_log
 
 #: Every table the demo owns, children first (the district stays).
 DEMO_TABLES: tuple[str, ...] = (
@@ -51,8 +52,12 @@ def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequen
 
 
 def clear(conn: sa.Connection) -> None:
-    """Remove all demo data (not the district) and restart the id sequences."""
-    conn.execute(sa.text(f"TRUNCATE {', '.join(DEMO_TABLES)} RESTART IDENTITY CASCADE"))
+    """Remove all demo data (not the district) and restart the id sequences.
+
+    ``event_log`` is append-only; :func:`gis.loop.audit.truncate_with_log` lifts that for this
+    transaction (as the table owner) and restarts the hash chain the new rows are written into.
+    """
+    truncate_with_log(conn, DEMO_TABLES)
 
 
 def write_all(conn: sa.Connection, div: Divisions, courtyards: list[CourtyardPlan],

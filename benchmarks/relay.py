@@ -1,0 +1,431 @@
+"""The relay under load: wall fps, added latency, CPU and RSS against a bare decode loop.
+
+Run with ``.venv/bin/python benchmarks/relay.py [--duration 60] [--cameras 16] [--quick]``.
+
+Scenarios (each runs, in the same simulator session, first the baseline, then the relay):
+
+* ``wall``: ``--cameras`` simulated cameras (sub streams 640x360 at 15 fps), one 4x4 wall.
+* ``capacity``: 48 streams onto three 4x4 walls, once with 48 simulated encoders (the
+  simulator then eats much of the 2 cores: its CPU is printed) and once with the 48 streams
+  served by 12 encoders (4 RTSP sessions each on a shared GStreamer media: the relay still
+  opens and decodes 48 streams, only the simulator's cost drops).
+
+Processes, so that every CPU figure comes from ``/proc/<pid>/stat`` of one process:
+
+* the relay: this script re-run as ``--serve-relay CAMERAS.json`` (a :class:`video.relay.Relay`
+  on an ephemeral port, the same object ``command-center relay`` runs; the signing key comes
+  from ``CC_RELAY__SIGNING_KEY``; the camera list is a JSON file readable by the owner only);
+* the baseline: this script re-run as ``--bare-decode URLS.json``: one thread per stream,
+  ``cv2.VideoCapture(url, CAP_FFMPEG, [1 decoder thread, timeouts])``, ``read()`` and nothing
+  else, with the relay's FFmpeg options;
+* the viewer (this process): reads the wall MJPEG over HTTP, decodes each JPEG (grey, half
+  size) and reads each tile's pixel code (:mod:`video.pixelcode`): latency is the arrival time
+  of the wall part minus the time the simulator made the frame;
+* the simulator's camera processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # allow running from a checkout without install
+    sys.path.insert(0, str(ROOT))
+
+from video.reader import FFMPEG_OPTIONS  # noqa: E402  (sets OPENCV_FFMPEG_CAPTURE_OPTIONS)
+
+os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = FFMPEG_OPTIONS
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+SUB = (640, 360)
+FPS = 15
+
+
+# -- /proc ----------------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (all its threads)."""
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """Current and peak resident memory of ``pid`` in MiB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
+                  .splitlines() if ":" in line)
+    return (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024)
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of ``pid``."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out[int(task.name)] = cpu_seconds_of(task / "stat")
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+ROLES = (("reader-", "decoders (readers)"), ("wall-", "wall compose + JPEG"),
+         ("relay-http", "HTTP"), ("hub-", "hub pumps"), ("relay-watchdog", "watchdog"))
+
+
+def role_of(name: str) -> str:
+    return next((role for prefix, role in ROLES if name.startswith(prefix)), "other")
+
+
+class CpuWindow:
+    """CPU of a set of processes between :meth:`start` and :meth:`stop`, in cores."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+
+    def start(self) -> None:
+        self._t0, self._c0 = time.monotonic(), sum(cpu_seconds(p) for p in self.pids)
+
+    def stop(self) -> float:
+        wall = time.monotonic() - self._t0
+        return (sum(cpu_seconds(p) for p in self.pids) - self._c0) / wall
+
+
+# -- child: bare decode loop ----------------------------------------------------------------
+def bare_decode(urls_file: str, duration: float) -> None:
+    """One thread per stream, ``read()`` only; prints ``ready`` then a JSON result line."""
+    urls = json.loads(Path(urls_file).read_text())
+    counts = [0] * len(urls)
+    window = [0] * len(urls)
+    measuring = threading.Event()
+    stop = threading.Event()
+
+    def run(i: int, url: str) -> None:
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 4000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 3000,
+            cv2.CAP_PROP_N_THREADS, 1])
+        while not stop.is_set() and cap.read()[0]:
+            counts[i] += 1
+            if measuring.is_set():
+                window[i] += 1
+        cap.release()
+
+    threads = [threading.Thread(target=run, args=(i, u), daemon=True) for i, u in enumerate(urls)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while min(counts) < FPS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("ready", flush=True)
+    measuring.set()
+    t0 = time.monotonic()
+    time.sleep(duration)
+    measuring.clear()
+    fps = [w / (time.monotonic() - t0) for w in window]
+    print(json.dumps({"fps": fps}), flush=True)
+    sys.stdin.read()  # the parent reads our /proc figures, then closes stdin
+    stop.set()
+    for t in threads:  # a thread still inside FFmpeg at interpreter exit aborts the process
+        t.join(5)
+
+
+# -- child: the relay -----------------------------------------------------------------------
+def serve_relay(cameras_file: str) -> None:
+    """Run a :class:`video.relay.Relay` for the cameras in the file; print the port."""
+    from config.settings import load_settings
+    from gis.scrub import SecretUrl
+    from video.camera import CameraSpec
+    from video.relay import Relay
+
+    rows = json.loads(Path(cameras_file).read_text())
+    specs = [CameraSpec(r["code"], r["name"], SecretUrl(r["main"]), SecretUrl(r["sub"]),
+                        street=r.get("street")) for r in rows]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGUSR1: print which OS thread is which, so the parent can split the CPU by role.
+    signal.signal(signal.SIGUSR1, lambda *_: print(json.dumps(
+        {"threads": {str(t.native_id): t.name for t in threading.enumerate()}}), flush=True))
+    with Relay(load_settings(), specs, host="127.0.0.1", port=0) as relay:
+        print(json.dumps({"port": relay.port}), flush=True)
+        while not stop.wait(0.5):
+            pass
+
+
+# -- the viewer -----------------------------------------------------------------------------
+class WallViewer(threading.Thread):
+    """Reads one wall's MJPEG, decodes each part and reads the tiles' pixel codes."""
+
+    def __init__(self, port: int, path: str, rows: int, cols: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.path, self.rows, self.cols = port, path, rows, cols
+        self.measuring = False
+        self.parts = 0
+        self.latencies: list[float] = []
+        self.stamps: list[set[int]] = [set() for _ in range(rows * cols)]
+        self.seen = [False] * (rows * cols)  # a code read on this tile (warm-up check)
+        self.errors = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", self.path)
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"wall answered {resp.status}")
+        while not self.stop.is_set():
+            length = 0
+            while True:  # part headers up to the blank line
+                line = resp.readline()
+                if not line:
+                    return
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+                elif line in (b"\r\n", b"\n") and length:
+                    break
+            data = resp.read(length)
+            arrived_ms = time.time() * 1000
+            self._frame(data, arrived_ms)
+        conn.close()
+
+    def _frame(self, data: bytes, arrived_ms: float) -> None:
+        from video.pixelcode import decode_timestamp
+
+        # Grey at half size: a quarter of the decoding work, and the code still reads
+        # (checked: 16 of 16 tiles at 1920x1080 -> 960x540).
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+        if image is None:
+            self.errors += 1
+            return
+        h, w = image.shape[:2]
+        for i in range(self.rows * self.cols):
+            r, c = divmod(i, self.cols)
+            tile = image[r * h // self.rows:(r + 1) * h // self.rows,
+                         c * w // self.cols:(c + 1) * w // self.cols]
+            stamp = decode_timestamp(tile)
+            if stamp is None:
+                continue
+            self.seen[i] = True
+            if self.measuring:
+                self.latencies.append(arrived_ms - stamp)
+                self.stamps[i].add(stamp)
+        if self.measuring:
+            self.parts += 1
+
+
+# -- orchestration --------------------------------------------------------------------------
+def private_json(data: Any) -> str:
+    """Write ``data`` to a file only we can read (stream URLs may carry passwords)."""
+    fd, path = tempfile.mkstemp(prefix="cc-relay-bench-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+    return path
+
+
+def run_baseline(urls: list[str], sim_pids: list[int], duration: float) -> dict[str, Any]:
+    """The bare decode loop over ``urls`` in its own process."""
+    path = private_json(urls)
+    child = subprocess.Popen([sys.executable, __file__, "--bare-decode", path,
+                              "--duration", str(duration)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "ready"
+        cpu, sim = CpuWindow([child.pid]), CpuWindow(sim_pids)
+        cpu.start()
+        sim.start()
+        result = json.loads(child.stdout.readline())
+        out = {"cpu": cpu.stop(), "sim_cpu": sim.stop(), "rss": rss_mib(child.pid),
+               "fps": result["fps"]}
+        child.stdin.close()
+        child.wait(10)
+        return out
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.unlink(path)
+
+
+def run_relay(cameras: list[dict[str, str]], walls: list[str], sim_pids: list[int],
+              duration: float) -> dict[str, Any]:
+    """The relay in its own process, one viewer per wall in this one."""
+    from config.settings import RelaySettings
+    from video.client import RelayClient
+
+    key = secrets.token_urlsafe(32)
+    path = private_json(cameras)
+    env = {**os.environ, "CC_RELAY__SIGNING_KEY": key}
+    child = subprocess.Popen([sys.executable, __file__, "--serve-relay", path],
+                             stdout=subprocess.PIPE, text=True, env=env)
+    viewers: list[WallViewer] = []
+    try:
+        assert child.stdout is not None
+        port = json.loads(child.stdout.readline())["port"]
+        client = RelayClient(RelaySettings(signing_key=key, port=port))
+        for wall in walls:
+            url = client.wall_url(wall)
+            viewers.append(WallViewer(port, url.split(f":{port}", 1)[1], 4, 4))
+        for v in viewers:
+            v.start()
+        deadline = time.monotonic() + 30
+        while not all(all(v.seen) for v in viewers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # past the first key frames and the decoders' start-up
+        relay, sim = CpuWindow([child.pid]), CpuWindow(sim_pids)
+        threads0 = thread_cpu(child.pid)
+        own0, t0 = time.process_time(), time.monotonic()
+        relay.start()
+        sim.start()
+        for v in viewers:
+            v.measuring = True
+        time.sleep(duration)
+        for v in viewers:
+            v.measuring = False
+        wall_s = time.monotonic() - t0
+        threads1 = thread_cpu(child.pid)
+        child.send_signal(signal.SIGUSR1)
+        names = json.loads(child.stdout.readline())["threads"]
+        roles: dict[str, float] = {}
+        for tid, spent in threads1.items():
+            role = role_of(names.get(str(tid), ""))
+            roles[role] = roles.get(role, 0.0) + (spent - threads0.get(tid, 0.0)) / wall_s
+        out = {"cpu": relay.stop(), "roles": roles, "sim_cpu": sim.stop(),
+               "rss": rss_mib(child.pid),
+               "viewer_cpu": (time.process_time() - own0) / wall_s,
+               "wall_fps": [v.parts / wall_s for v in viewers],
+               "tile_fps": [len(s) / wall_s for v in viewers for s in v.stamps],
+               "latency": [x for v in viewers for x in v.latencies],
+               "decode_errors": sum(v.errors for v in viewers)}
+        return out
+    finally:
+        for v in viewers:
+            v.stop.set()
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        os.unlink(path)
+
+
+def scenario(name: str, streams: int, encoders: int, duration: float) -> dict[str, Any]:
+    """``streams`` relay cameras on ``encoders`` simulated cameras, baseline then relay."""
+    from video.simulator import Simulator
+
+    walls = streams // 16
+    # Main = sub size: the relay probes main URLs (a DESCRIBE builds that pipeline).
+    with Simulator(encoders, size=SUB, sub_size=SUB, fps=FPS) as sim:
+        codes = list(sim.cameras)
+        sim_pids = [c.pid for c in sim.cameras.values() if c.pid is not None]
+        cameras = [{"code": f"B{i:03d}", "name": f"测试 {i:03d}",
+                    "main": sim.url(codes[i % encoders], "main"),
+                    "sub": sim.url(codes[i % encoders], "sub"),
+                    "street": f"W{i // 16 + 1}"} for i in range(streams)]
+        wall_names = ["4x4"] if walls == 1 else [f"street-W{w + 1}" for w in range(walls)]
+        print(f"[{name}] baseline: bare decode of {streams} streams on {encoders} encoders…",
+              flush=True)
+        base = run_baseline([c["sub"] for c in cameras], sim_pids, duration)
+        time.sleep(2)  # let the simulator tear the baseline's sessions down first
+        print(f"[{name}] relay: {walls} wall(s) of 4x4…", flush=True)
+        relay = run_relay(cameras, wall_names, sim_pids, duration)
+    return {"name": name, "streams": streams, "encoders": encoders, "walls": walls,
+            "base": base, "relay": relay}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def report(results: list[dict[str, Any]], duration: float) -> None:
+    print(f"\n{os.cpu_count()} cores; {duration:g} s windows; sub streams "
+          f"{SUB[0]}x{SUB[1]}@{FPS}; CPU in cores (1.00 = one core busy)")
+    head = (f"{'scenario':<28} {'wall fps':>9} {'tile fps min/med':>17} {'lat p50/p95 ms':>15} "
+            f"{'relay CPU':>9} {'RSS MiB':>8} {'bare CPU':>8} {'bare fps':>9} {'ratio':>6} "
+            f"{'sim CPU':>8} {'viewer':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        b, v = r["base"], r["relay"]
+        ratio = v["cpu"] / b["cpu"] if b["cpu"] else float("inf")
+        label = f"{r['name']} ({r['streams']} on {r['encoders']} enc)"
+        print(f"{label:<28} {min(v['wall_fps']):>9.2f} "
+              f"{min(v['tile_fps']):>8.2f}/{statistics.median(v['tile_fps']):<8.2f} "
+              f"{pct(v['latency'], 50):>7.0f}/{pct(v['latency'], 95):<7.0f} {v['cpu']:>9.2f} "
+              f"{v['rss'][0]:>8.0f} {b['cpu']:>8.2f} {statistics.median(b['fps']):>9.2f} "
+              f"{ratio:>6.2f} {v['sim_cpu']:>8.2f} {v['viewer_cpu']:>7.2f}")
+    print("\nwall fps: wall pictures received per second (slowest wall); tile fps: distinct "
+          "camera frames per tile per second, read from the pixel codes; latency: arrival of "
+          "the wall part minus the time the simulator made the frame (encode, RTSP, decode, "
+          "compose, JPEG, HTTP); bare: one thread per stream, read() only; sim CPU during the "
+          "relay window; viewer: this process (HTTP + JPEG decode + pixel codes).")
+    print("\nrelay CPU by thread (cores):")
+    for r in results:
+        roles = sorted(r["relay"]["roles"].items(), key=lambda kv: -kv[1])
+        print(f"  {r['name']:<16} " + ", ".join(f"{k} {v:.3f}" for k, v in roles))
+    print("\ntargets (2 cores)")
+    rows: list[tuple[str, str, bool]] = []
+    for r in results:
+        v, b = r["relay"], r["base"]
+        fps_ok = min(v["wall_fps"]) >= 14 and min(v["tile_fps"]) >= 14
+        if r["walls"] == 1:
+            rows.append((f"4x4 wall >= 14 fps ({r['name']})",
+                         f"wall {min(v['wall_fps']):.1f}, tiles >= {min(v['tile_fps']):.1f}",
+                         fps_ok))
+            p95 = pct(v["latency"], 95)
+            rows.append(("latency p95 <= 250 ms", f"{p95:.0f} ms", p95 <= 250))
+        else:
+            rows.append((f"48 streams on walls >= 14 fps each ({r['name']})",
+                         f"walls >= {min(v['wall_fps']):.1f}, tiles >= "
+                         f"{min(v['tile_fps']):.1f} (median "
+                         f"{statistics.median(v['tile_fps']):.1f})", fps_ok))
+        ratio = v["cpu"] / b["cpu"]
+        rows.append((f"relay CPU <= 1.5x bare decode ({r['name']})",
+                     f"{v['cpu']:.2f} / {b['cpu']:.2f} = {ratio:.2f}x", ratio <= 1.5))
+    for target, measured, ok in rows:
+        print(f"  {target:<52} {measured:<44} {'met' if ok else 'MISSED'}")
+    print("  1,000 unwatched cameras < 5 % of a core                see benchmarks/relay_probe.py")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="measuring window (s)")
+    parser.add_argument("--cameras", type=int, default=16, help="cameras of the 4x4 wall")
+    parser.add_argument("--quick", action="store_true", help="15 s windows")
+    parser.add_argument("--scenarios", default="wall,capacity,capacity-shared",
+                        help="comma-separated: wall, capacity, capacity-shared")
+    parser.add_argument("--bare-decode", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-relay", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_decode:
+        return bare_decode(args.bare_decode, args.duration)
+    if args.serve_relay:
+        return serve_relay(args.serve_relay)
+    duration = 15.0 if args.quick else args.duration
+    print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
+    plan = {"wall": (args.cameras, args.cameras), "capacity": (48, 48),
+            "capacity-shared": (48, 12)}
+    results = [scenario(name, *plan[name], duration)
+               for name in args.scenarios.split(",") if name]
+    report(results, duration)
+
+
+if __name__ == "__main__":
+    main()

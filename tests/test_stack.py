@@ -1,0 +1,73 @@
+"""The first README command's last step: ``command-center up`` runs the whole stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from gis.demo import seed_demo
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def seeded(engine, settings):
+    seed_demo(engine, settings)
+    return engine
+
+
+@pytest.mark.slow
+def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
+    url = seeded.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    relay_port, app_port = _free_port(), _free_port()
+    env = {**os.environ, "CC_DATABASE_URL": url, "CC_RELAY__PORT": str(relay_port),
+           "CC_APP__PORT": str(app_port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "command_center.cli", "up", "--simulate", "2",
+         "--log-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 150
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "Ctrl-C" in line:
+                break
+        text = "".join(output)
+        assert "command center ready" in text, text
+        assert "demo login" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/login") as resp:
+            assert resp.status == 200
+            assert "登录" in resp.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{relay_port}/health") as resp:
+            health = json.loads(resp.read())
+        body = json.dumps(health)
+        assert "rtsp://" not in body
+        with seeded.connect() as conn:
+            ports = {row[0] for row in conn.execute(sa.text(
+                "SELECT DISTINCT substring(main_url from ':(\\d+)/') FROM camera"))}
+        assert len(ports) == 2, "demo cameras should share the two simulated feeds"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert proc.returncode == 0, "".join(output)
+    for port in (relay_port, app_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served"
