@@ -30,6 +30,7 @@ def test_hikvision_camera_in_one_line(engine, monkeypatch):
                                      .where(Camera.code == "SN-ONE-1")).one()
     assert main.reveal() == "rtsp://admin:p%40ss%3Aw%2Frd9@10.20.1.15:554/Streaming/Channels/101"
     assert sub.reveal().endswith("/Streaming/Channels/102")
+    assert az == 10  # 370° wraps to 10°
     # Running it again updates the same row instead of adding one.
     again = runner.invoke(app, ["cameras", "add", "SN-ONE-1", "--host", "10.20.1.16", "--lon",
                                 "105.03", "--lat", "29.57", "--vendor", "dahua"])
