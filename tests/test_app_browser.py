@@ -9,7 +9,6 @@ so the pages must draw from our own server alone. Saves the screenshots in ``doc
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers import require_simulator
 from sqlalchemy.orm import Session
 from test_app_server import demo as demo
 from test_app_server import server as server
@@ -25,7 +25,6 @@ from test_app_server import server as server
 from command_center.app.auth import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo_user
 from command_center.app.server import make_context
 from config.settings import CameraGroup, RelaySettings, WallLayout
-from gis.errors import SetupError
 from gis.queries import nearest_cameras
 
 pytestmark = pytest.mark.browser
@@ -76,14 +75,9 @@ def spot(demo):
 @pytest.fixture(scope="module")
 def sim(spot):
     from video.simulator import CameraSpec as SimCamera
-    from video.simulator import Simulator, check_setup
+    from video.simulator import Simulator
 
-    try:
-        check_setup()
-    except SetupError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_simulator()
     simulator = Simulator([SimCamera(code, f"测试机{i}") for i, code in enumerate(spot["codes"])],
                           size=(640, 360), sub_size=(320, 180), fps=10)
     with simulator:

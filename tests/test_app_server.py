@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from helpers import free_port
 from sqlalchemy.orm import Session
 
 from command_center.app.auth import UserInfo, add_user
@@ -22,12 +22,6 @@ from command_center.app.state import SessionState
 from layers.spec import LayerSpecError
 
 PASSWORD = "duty-pass-2024"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +44,7 @@ def app(demo, settings) -> AppContext:
 @pytest.fixture(scope="module")
 def server(app) -> Iterator[int]:
     """The real server on a free loopback port, in a thread with its own event loop."""
-    port = _free_port()
+    port = free_port()
     ready, holder = threading.Event(), {}
 
     def run() -> None:

@@ -8,20 +8,18 @@ measurements: benchmarks/ measures.
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from helpers import free_port, require_simulator, wait_until
 
 from config.settings import RelaySettings
-from gis.errors import SetupError
 from gis.scrub import SecretUrl
 from video.camera import OFFLINE, ONLINE, STALE, CameraSpec
 from video.reader import Backoff
-from video.simulator import Simulator, check_setup
+from video.simulator import Simulator
 from video.supervisor import Supervisor
 
 SIZE, SUB, FPS = (320, 180), (160, 90), 15
@@ -33,33 +31,13 @@ def relay_settings(**overrides: float) -> RelaySettings:
     return RelaySettings(**values)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.02)
-    return time.monotonic() - start
-
-
 def spec(sim: Simulator, code: str) -> CameraSpec:
     return CameraSpec(code, code, SecretUrl(sim.url(code, "main")), SecretUrl(sim.url(code, "sub")))
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    try:
-        check_setup()
-    except SetupError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_simulator()
     simulator = Simulator(3, size=SIZE, sub_size=SUB, fps=FPS)
     try:
         simulator.start()
@@ -151,7 +129,7 @@ def test_garbage_bytes_leave_the_camera_offline_with_an_error_and_nothing_crashe
 
 @pytest.mark.slow
 def test_fifty_failing_cameras_retry_spread_out_cheaply_and_back_off_to_the_cap():
-    port = closed_port()
+    port = free_port()
     # 127.0.1.x: nothing of ours listens there, so every connect is refused.
     cams = [CameraSpec(f"dead{i:02d}", f"坏{i}", SecretUrl(f"rtsp://127.0.1.{i + 1}:{port}/x"))
             for i in range(50)]

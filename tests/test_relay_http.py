@@ -12,7 +12,6 @@ import contextlib
 import http.client
 import json
 import logging
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -21,14 +20,14 @@ from urllib.parse import quote, urlsplit
 import cv2
 import numpy as np
 import pytest
+from helpers import require_simulator
 
 from config.settings import CameraGroup, RelaySettings, Settings, WallLayout, load_settings
-from gis.errors import SetupError
 from gis.scrub import SecretUrl
 from video.camera import CameraSpec
 from video.client import RelayClient
 from video.simulator import CameraSpec as SimCamera
-from video.simulator import Simulator, check_setup
+from video.simulator import Simulator
 from video.tokens import mint
 
 USER, PASSWORD = "op.admin", "Wr0ng&Secret!x"
@@ -40,12 +39,7 @@ SECRETS = (PASSWORD, quote(PASSWORD, safe=""), RIGHT_PASSWORD, quote(RIGHT_PASSW
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    try:
-        check_setup()
-    except SetupError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_simulator()
     simulator = Simulator([SimCamera("sim-a", "东兴街道口"), SimCamera("sim-b", "玉溪路"),
                            SimCamera("locked", "加密机", USER, RIGHT_PASSWORD)],
                           size=(640, 360), sub_size=(320, 180), fps=15)

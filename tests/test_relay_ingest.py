@@ -8,25 +8,24 @@ Fault behaviour (kill, hang, freeze, garbage, fifty failing cameras) is in
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from helpers import require_simulator, wait_until
 from sqlalchemy.orm import Session
 
 from config.settings import RelaySettings
-from gis.errors import SetupError
 from gis.scrub import SecretUrl
 from video.camera import OFFLINE, ONLINE, UNAUTHORIZED, CameraSpec, cameras_from_database
 from video.health_store import HealthStore
 from video.pixelcode import decode_timestamp
 from video.probe import probe
 from video.simulator import CameraSpec as SimCamera
-from video.simulator import Simulator, check_setup
+from video.simulator import Simulator
 from video.supervisor import Supervisor
 
 USER, PASSWORD = "ops.admin", "Zh!p@ss:w/rd 9"
@@ -37,16 +36,6 @@ def relay_settings(**overrides: float) -> RelaySettings:
     values: dict[str, float] = {"probe_interval_s": 5, "linger_s": 0.5, "write_health_s": 1}
     values.update(overrides)
     return RelaySettings(**values)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll ``predicate``; return the seconds it took, fail the test after ``timeout``."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def reader_threads(code: str | None = None) -> list[threading.Thread]:
@@ -61,12 +50,7 @@ def spec(sim: Simulator, code: str, url: str | None = None) -> CameraSpec:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    try:
-        check_setup()
-    except SetupError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_simulator()
     simulator = Simulator([SimCamera("cam-a", "甲"), SimCamera("cam-b", "乙"),
                            SimCamera("locked", "加密", USER, PASSWORD)],
                           size=SIZE, sub_size=SUB, fps=15)

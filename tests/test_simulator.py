@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require_simulator
 
 from gis.errors import SetupError
 from video.pixelcode import decode_timestamp, encode_timestamp
@@ -34,12 +35,7 @@ FFMPEG_OPTIONS = "rtsp_transport;tcp|analyzeduration;0|probesize;32"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    try:
-        check_setup()
-    except SetupError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_simulator()
     simulator = Simulator([CameraSpec("cam-a", "测试甲"), CameraSpec("cam-b", "测试乙"),
                            CameraSpec("cam-c", "测试丙"),
                            CameraSpec("locked", "加密", USER, PASSWORD)],

@@ -13,14 +13,9 @@ import urllib.request
 
 import pytest
 import sqlalchemy as sa
+from helpers import free_port
 
 from gis.demo import seed_demo
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +27,7 @@ def seeded(engine, settings):
 @pytest.mark.slow
 def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
     url = seeded.url.render_as_string(hide_password=False).replace("+psycopg", "")
-    relay_port, app_port = _free_port(), _free_port()
+    relay_port, app_port = free_port(), free_port()
     env = {**os.environ, "CC_DATABASE_URL": url, "CC_RELAY__PORT": str(relay_port),
            "CC_APP__PORT": str(app_port)}
     proc = subprocess.Popen(

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gis.catalog import OPEN_STATUSES
+from gis.loop.sla import CLOSED_IN_PERIOD_SQL, ON_TIME_SQL, on_time_rate
 from gis.queries.errors import QueryError
 
 Level = Literal["street", "community", "grid"]
@@ -43,7 +44,7 @@ WITH ev AS (
   SELECT {area_expr} AS area_id, e.status, e.reported_at, e.deadline_at, e.closed_at,
          (e.reported_at >= :start AND e.reported_at < :end) AS in_period,
          (e.status = ANY(:open_statuses)) AS is_open,
-         (e.status = 'closed' AND e.closed_at >= :start AND e.closed_at < :end) AS closed_in
+         {closed_in} AS closed_in, {on_time} AS on_time
   FROM event e
   LEFT JOIN grid g ON g.id = e.grid_id
   LEFT JOIN community c ON c.id = g.community_id
@@ -57,7 +58,7 @@ agg AS (
          count(*) FILTER (WHERE in_period AND is_open
                           AND deadline_at < COALESCE(CAST(:now AS timestamptz), now())) AS overdue,
          count(*) FILTER (WHERE closed_in) AS closed,
-         count(*) FILTER (WHERE closed_in AND closed_at <= deadline_at) AS closed_on_time
+         count(*) FILTER (WHERE closed_in AND on_time) AS closed_on_time
   FROM ev GROUP BY GROUPING SETS ((area_id), ())
 )
 SELECT a.id AS area_id, a.code AS area_code, a.name_zh AS area_name,
@@ -95,7 +96,7 @@ class KpiRow:
     @property
     def on_time_rate(self) -> float | None:
         """``closed_on_time / closed``, or None when nothing was closed in the period."""
-        return self.closed_on_time / self.closed if self.closed else None
+        return on_time_rate(self.closed, self.closed_on_time)
 
 
 def kpis(session: Session, *, level: Level = "street", start: dt.datetime, end: dt.datetime,
@@ -136,7 +137,9 @@ def kpis(session: Session, *, level: Level = "street", start: dt.datetime, end: 
         raise QueryError("开始时间必须早于结束时间", "start must be before end")
     area_table, area_expr = _LEVELS[level]
     params = {"start": start, "end": end, "now": now, "open_statuses": list(OPEN_STATUSES)}
-    sql = _KPI_SQL.format(area_table=area_table, area_expr=area_expr)
+    # One definition of "closed in the period" and "on time" for every page (gis.loop.sla).
+    sql = _KPI_SQL.format(area_table=area_table, area_expr=area_expr,
+                          closed_in=CLOSED_IN_PERIOD_SQL, on_time=ON_TIME_SQL)
     rows = session.execute(sa.text(sql), params).all()
     district = session.execute(sa.text("SELECT adcode, name_zh FROM district LIMIT 1")).first()
     code, name = (district[0], district[1]) if district else ("", "")
