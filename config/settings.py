@@ -204,6 +204,9 @@ class RelaySettings(StrictModel):
         10.0, description="Decoding continues this long after the last viewer leaves.")
     probe_interval_s: Annotated[float, Field(ge=5, le=86400)] = Field(
         60.0, description="How often an unwatched camera gets a cheap RTSP probe.")
+    snapshot_wait_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        6.0, description="Longest a snapshot of an unwatched camera waits for its first picture "
+        "(open, authenticate, first keyframe) before answering 503.")
     jpeg_quality: Annotated[int, Field(ge=10, le=100)] = Field(
         75, description="JPEG quality of snapshots and MJPEG frames.")
     wall_fps: Annotated[float, Field(gt=0, le=60)] = Field(

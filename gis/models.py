@@ -316,7 +316,7 @@ class EventLog(Base):
     reason: Mapped[str | None] = mapped_column(sa.String(32))
 
 
-APP_ROLES = ("staff", "duty_officer", "planner", "leader", "admin")
+APP_ROLES = ("staff", "duty_officer", "planner", "leader", "admin", "department")
 
 
 class AppUser(Base):
@@ -324,8 +324,11 @@ class AppUser(Base):
 
     __tablename__ = "app_user"
     __table_args__ = (
-        sa.CheckConstraint("role IN ('staff', 'duty_officer', 'planner', 'leader', 'admin')",
-                           name="app_user_role"),
+        sa.CheckConstraint("role IN ('staff', 'duty_officer', 'planner', 'leader', 'admin', "
+                           "'department')", name="app_user_role"),
+        # 0007: a department handler names its department; nobody else carries one.
+        sa.CheckConstraint("(role = 'department') = (department_id IS NOT NULL)",
+                           name="app_user_department_scope"),
         sa.CheckConstraint("username ~ '^[A-Za-z0-9_.@-]{1,64}$'", name="app_user_username"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -336,6 +339,8 @@ class AppUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True),
                                                     server_default=sa.func.now())
     disabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    department_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("department.id", ondelete="RESTRICT"), index=True)
 
     def __repr__(self) -> str:  # never the hash
         return f"AppUser(username={self.username!r}, role={self.role!r})"

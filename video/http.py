@@ -42,7 +42,6 @@ FORBIDDEN = "禁止访问：链接无效或已过期 / Forbidden: invalid or exp
 NOT_FOUND = "未找到 / Not found\n"
 NO_PICTURE = "暂无画面，请稍后再试 / No picture yet, try again shortly\n"
 SERVER_ERROR = "中继内部错误 / Relay internal error\n"
-SNAPSHOT_WAIT_S = 2.0
 FRAME_POLL_S = 0.5  # how often a streaming handler notices a closed connection at the latest
 
 
@@ -144,7 +143,7 @@ class SnapshotHandler(BaseHandler):
         sup = self.services.supervisor
         sup.acquire(code, stream)
         try:
-            return sup.wait_frame(code, stream, -1, SNAPSHOT_WAIT_S)
+            return sup.wait_frame(code, stream, -1, self.services.relay.snapshot_wait_s)
         finally:
             sup.release(code, stream)
 
@@ -184,7 +183,7 @@ class WallHandler(BaseHandler):
             if kind == "mjpeg":
                 await self.stream_channel(channel)
                 return
-            deadline = time.monotonic() + SNAPSHOT_WAIT_S
+            deadline = time.monotonic() + self.services.relay.snapshot_wait_s
             while not wall.ready() and time.monotonic() < deadline and not self.closed:
                 await asyncio.sleep(0.05)
             newest = channel.newest()

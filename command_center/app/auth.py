@@ -44,6 +44,7 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "duty_officer": ("wall", "map", "events"),
     "planner": ("map", "planning"),
     "leader": ("wall", "map", "events", "planning"),
+    "department": ("map", "events"),
     "admin": PAGES,
 }
 
