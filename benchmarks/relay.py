@@ -2,22 +2,30 @@
 
 Run with ``.venv/bin/python benchmarks/relay.py [--duration 60] [--cameras 16] [--quick]``.
 
-Scenarios (each runs, in the same simulator session, first the baseline, then the relay):
+Scenarios (each runs, in the same simulator session, first the baselines, then the relay):
 
-* ``wall``: ``--cameras`` simulated cameras (sub streams 640x360 at 15 fps), one 4x4 wall.
-* ``capacity``: 48 streams onto three 4x4 walls, once with 48 simulated encoders (the
-  simulator then eats much of the 2 cores: its CPU is printed) and once with the 48 streams
-  served by 12 encoders (4 RTSP sessions each on a shared GStreamer media: the relay still
-  opens and decodes 48 streams, only the simulator's cost drops).
+* ``wall``: ``--cameras`` simulated cameras (sub streams 640x360 at 15 fps), one 4x4 wall at
+  the configured size (1920x1080), then the same wall as shown ``--small-width`` pixels wide
+  (``?w=960``: composed and encoded at 960x540);
+* ``capacity-shared`` (the documented 48-stream method): 48 streams onto three 4x4 walls,
+  served by 12 simulated encoders with 4 RTSP sessions each on one shared GStreamer media. The
+  relay opens and decodes 48 streams exactly as with 48 cameras; the simulator costs a quarter,
+  so the 2 cores measure the relay rather than the simulator;
+* ``capacity`` (optional): the same with 48 encoders; the simulator's CPU then competes with
+  the relay on the 2 cores (its CPU is printed).
+
+Baselines, each in its own process over the same streams: ``read``, one thread per stream,
+``cv2.VideoCapture(url, CAP_FFMPEG, [1 decoder thread, timeouts])`` and ``read()`` only, with
+the relay's FFmpeg options; ``read+resize``, the same plus ``cv2.resize`` of every frame to
+the tile size (480x270), the issue's "naive OpenCV read+resize loop". Both run OpenCV
+single-threaded like the relay. The relay's CPU is reported against both.
 
 Processes, so that every CPU figure comes from ``/proc/<pid>/stat`` of one process:
 
 * the relay: this script re-run as ``--serve-relay CAMERAS.json`` (a :class:`video.relay.Relay`
   on an ephemeral port, the same object ``command-center relay`` runs; the signing key comes
   from ``CC_RELAY__SIGNING_KEY``; the camera list is a JSON file readable by the owner only);
-* the baseline: this script re-run as ``--bare-decode URLS.json``: one thread per stream,
-  ``cv2.VideoCapture(url, CAP_FFMPEG, [1 decoder thread, timeouts])``, ``read()`` and nothing
-  else, with the relay's FFmpeg options;
+* the baselines: this script re-run as ``--bare-decode URLS.json [--bare-resize 480x270]``;
 * the viewer (this process): reads the wall MJPEG over HTTP, decodes each JPEG (grey, half
   size) and reads each tile's pixel code (:mod:`video.pixelcode`): latency is the arrival time
   of the wall part minus the time the simulator made the frame;
@@ -55,6 +63,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SUB = (640, 360)
 FPS = 15
+TILE = (480, 270)  # a 4x4 tile at the default relay.tile_width (1920x1080 wall)
 
 
 # -- /proc ----------------------------------------------------------------------------------
@@ -109,8 +118,12 @@ class CpuWindow:
 
 
 # -- child: bare decode loop ----------------------------------------------------------------
-def bare_decode(urls_file: str, duration: float) -> None:
-    """One thread per stream, ``read()`` only; prints ``ready`` then a JSON result line."""
+def bare_decode(urls_file: str, duration: float, resize: tuple[int, int] | None) -> None:
+    """One thread per stream, ``read()`` (and, with ``resize``, ``cv2.resize`` to the wall's
+    tile size: the issue's "naive read+resize loop"); prints ``ready`` then a JSON line."""
+    # The relay runs OpenCV single-threaded (its parallelism is a thread per stream); so does
+    # the baseline, or its resizes would pay for OpenCV's spinning worker pool.
+    cv2.setNumThreads(1)
     urls = json.loads(Path(urls_file).read_text())
     counts = [0] * len(urls)
     window = [0] * len(urls)
@@ -121,7 +134,12 @@ def bare_decode(urls_file: str, duration: float) -> None:
         cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 4000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 3000,
             cv2.CAP_PROP_N_THREADS, 1])
-        while not stop.is_set() and cap.read()[0]:
+        while not stop.is_set():
+            ok, image = cap.read()
+            if not ok:
+                break
+            if resize is not None:
+                cv2.resize(image, resize)
             counts[i] += 1
             if measuring.is_set():
                 window[i] += 1
@@ -172,9 +190,11 @@ def serve_relay(cameras_file: str) -> None:
 class WallViewer(threading.Thread):
     """Reads one wall's MJPEG, decodes each part and reads the tiles' pixel codes."""
 
-    def __init__(self, port: int, path: str, rows: int, cols: int) -> None:
+    def __init__(self, port: int, path: str, rows: int, cols: int,
+                 reduced: bool = True) -> None:
         super().__init__(daemon=True)
         self.port, self.path, self.rows, self.cols = port, path, rows, cols
+        self.flags = cv2.IMREAD_REDUCED_GRAYSCALE_2 if reduced else cv2.IMREAD_GRAYSCALE
         self.measuring = False
         self.parts = 0
         self.latencies: list[float] = []
@@ -209,7 +229,7 @@ class WallViewer(threading.Thread):
 
         # Grey at half size: a quarter of the decoding work, and the code still reads
         # (checked: 16 of 16 tiles at 1920x1080 -> 960x540).
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), self.flags)
         if image is None:
             self.errors += 1
             return
@@ -238,11 +258,13 @@ def private_json(data: Any) -> str:
     return path
 
 
-def run_baseline(urls: list[str], sim_pids: list[int], duration: float) -> dict[str, Any]:
-    """The bare decode loop over ``urls`` in its own process."""
+def run_baseline(urls: list[str], sim_pids: list[int], duration: float,
+                 resize: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The bare decode loop over ``urls`` in its own process (optionally with the resize)."""
     path = private_json(urls)
+    extra = ["--bare-resize", f"{resize[0]}x{resize[1]}"] if resize else []
     child = subprocess.Popen([sys.executable, __file__, "--bare-decode", path,
-                              "--duration", str(duration)], stdin=subprocess.PIPE,
+                              "--duration", str(duration), *extra], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdin is not None
@@ -264,8 +286,9 @@ def run_baseline(urls: list[str], sim_pids: list[int], duration: float) -> dict[
 
 
 def run_relay(cameras: list[dict[str, str]], walls: list[str], sim_pids: list[int],
-              duration: float) -> dict[str, Any]:
-    """The relay in its own process, one viewer per wall in this one."""
+              duration: float, width: int | None = None) -> dict[str, Any]:
+    """The relay in its own process, one viewer per wall in this one (``width``: the wall
+    URL asks for a wall displayed that many pixels wide)."""
     from config.settings import RelaySettings
     from video.client import RelayClient
 
@@ -280,8 +303,9 @@ def run_relay(cameras: list[dict[str, str]], walls: list[str], sim_pids: list[in
         port = json.loads(child.stdout.readline())["port"]
         client = RelayClient(RelaySettings(signing_key=key, port=port))
         for wall in walls:
-            url = client.wall_url(wall)
-            viewers.append(WallViewer(port, url.split(f":{port}", 1)[1], 4, 4))
+            url = client.wall_url(wall, width=width)
+            viewers.append(WallViewer(port, url.split(f":{port}", 1)[1], 4, 4,
+                                      reduced=width is None))
         for v in viewers:
             v.start()
         deadline = time.monotonic() + 30
@@ -326,8 +350,10 @@ def run_relay(cameras: list[dict[str, str]], walls: list[str], sim_pids: list[in
         os.unlink(path)
 
 
-def scenario(name: str, streams: int, encoders: int, duration: float) -> dict[str, Any]:
-    """``streams`` relay cameras on ``encoders`` simulated cameras, baseline then relay."""
+def scenario(name: str, streams: int, encoders: int, duration: float,
+             small_width: int = 0) -> list[dict[str, Any]]:
+    """``streams`` relay cameras on ``encoders`` simulated cameras, baselines then relay
+    (and, with ``small_width``, the relay again with the walls shown that wide)."""
     from video.simulator import Simulator
 
     walls = streams // 16
@@ -344,10 +370,19 @@ def scenario(name: str, streams: int, encoders: int, duration: float) -> dict[st
               flush=True)
         base = run_baseline([c["sub"] for c in cameras], sim_pids, duration)
         time.sleep(2)  # let the simulator tear the baseline's sessions down first
+        print(f"[{name}] baseline: naive read + resize to the tile size…", flush=True)
+        naive = run_baseline([c["sub"] for c in cameras], sim_pids, duration, resize=TILE)
+        time.sleep(2)
         print(f"[{name}] relay: {walls} wall(s) of 4x4…", flush=True)
         relay = run_relay(cameras, wall_names, sim_pids, duration)
-    return {"name": name, "streams": streams, "encoders": encoders, "walls": walls,
-            "base": base, "relay": relay}
+        out = [{"name": name, "streams": streams, "encoders": encoders, "walls": walls,
+                "base": base, "naive": naive, "relay": relay}]
+        if small_width:
+            time.sleep(2)
+            print(f"[{name}] relay: the same walls shown {small_width} px wide…", flush=True)
+            small = run_relay(cameras, wall_names, sim_pids, duration, width=small_width)
+            out.append({**out[0], "name": f"{name}@{small_width}", "relay": small})
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -356,26 +391,31 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: list[dict[str, Any]], duration: float) -> None:
     print(f"\n{os.cpu_count()} cores; {duration:g} s windows; sub streams "
-          f"{SUB[0]}x{SUB[1]}@{FPS}; CPU in cores (1.00 = one core busy)")
+          f"{SUB[0]}x{SUB[1]}@{FPS}; CPU in cores (1.00 = one core busy); load average "
+          f"now {os.getloadavg()[0]:.2f}")
     head = (f"{'scenario':<28} {'wall fps':>9} {'tile fps min/med':>17} {'lat p50/p95 ms':>15} "
-            f"{'relay CPU':>9} {'RSS MiB':>8} {'bare CPU':>8} {'bare fps':>9} {'ratio':>6} "
+            f"{'relay CPU':>9} {'RSS MiB':>8} {'read CPU':>8} {'+resize':>8} {'ratio':>11} "
             f"{'sim CPU':>8} {'viewer':>7}")
     print(head)
     print("-" * len(head))
     for r in results:
-        b, v = r["base"], r["relay"]
-        ratio = v["cpu"] / b["cpu"] if b["cpu"] else float("inf")
+        b, n, v = r["base"], r["naive"], r["relay"]
         label = f"{r['name']} ({r['streams']} on {r['encoders']} enc)"
+        ratios = f"{v['cpu'] / b['cpu']:.2f}/{v['cpu'] / n['cpu']:.2f}"
         print(f"{label:<28} {min(v['wall_fps']):>9.2f} "
               f"{min(v['tile_fps']):>8.2f}/{statistics.median(v['tile_fps']):<8.2f} "
               f"{pct(v['latency'], 50):>7.0f}/{pct(v['latency'], 95):<7.0f} {v['cpu']:>9.2f} "
-              f"{v['rss'][0]:>8.0f} {b['cpu']:>8.2f} {statistics.median(b['fps']):>9.2f} "
-              f"{ratio:>6.2f} {v['sim_cpu']:>8.2f} {v['viewer_cpu']:>7.2f}")
+              f"{v['rss'][0]:>8.0f} {b['cpu']:>8.2f} {n['cpu']:>8.2f} {ratios:>11} "
+              f"{v['sim_cpu']:>8.2f} {v['viewer_cpu']:>7.2f}")
     print("\nwall fps: wall pictures received per second (slowest wall); tile fps: distinct "
           "camera frames per tile per second, read from the pixel codes; latency: arrival of "
           "the wall part minus the time the simulator made the frame (encode, RTSP, decode, "
-          "compose, JPEG, HTTP); bare: one thread per stream, read() only; sim CPU during the "
-          "relay window; viewer: this process (HTTP + JPEG decode + pixel codes).")
+          "compose, JPEG, HTTP); read CPU: one thread per stream, read() only; +resize: the "
+          "same plus cv2.resize to the tile size (the issue's naive read+resize loop); ratio: "
+          "relay CPU / read CPU and / read+resize CPU; baselines read at "
+          + ", ".join(f"{statistics.median(r['base']['fps']):.1f}" for r in results)
+          + " fps; sim CPU: the simulator's processes during the relay window; viewer: this "
+          "process (HTTP + JPEG decode + pixel codes).")
     print("\nrelay CPU by thread (cores):")
     for r in results:
         roles = sorted(r["relay"]["roles"].items(), key=lambda kv: -kv[1])
@@ -383,7 +423,7 @@ def report(results: list[dict[str, Any]], duration: float) -> None:
     print("\ntargets (2 cores)")
     rows: list[tuple[str, str, bool]] = []
     for r in results:
-        v, b = r["relay"], r["base"]
+        v, b, n = r["relay"], r["base"], r["naive"]
         fps_ok = min(v["wall_fps"]) >= 14 and min(v["tile_fps"]) >= 14
         if r["walls"] == 1:
             rows.append((f"4x4 wall >= 14 fps ({r['name']})",
@@ -393,12 +433,13 @@ def report(results: list[dict[str, Any]], duration: float) -> None:
             rows.append(("latency p95 <= 250 ms", f"{p95:.0f} ms", p95 <= 250))
         else:
             rows.append((f"48 streams on walls >= 14 fps each ({r['name']})",
-                         f"walls >= {min(v['wall_fps']):.1f}, tiles >= "
-                         f"{min(v['tile_fps']):.1f} (median "
-                         f"{statistics.median(v['tile_fps']):.1f})", fps_ok))
-        ratio = v["cpu"] / b["cpu"]
-        rows.append((f"relay CPU <= 1.5x bare decode ({r['name']})",
-                     f"{v['cpu']:.2f} / {b['cpu']:.2f} = {ratio:.2f}x", ratio <= 1.5))
+                         f"walls >= {min(v['wall_fps']):.1f}, tiles min "
+                         f"{min(v['tile_fps']):.1f}, median "
+                         f"{statistics.median(v['tile_fps']):.1f}", fps_ok))
+        for label, base in (("read", b), ("read+resize", n)):
+            ratio = v["cpu"] / base["cpu"]
+            rows.append((f"relay CPU <= 1.5x {label} ({r['name']})",
+                         f"{v['cpu']:.2f} / {base['cpu']:.2f} = {ratio:.2f}x", ratio <= 1.5))
     for target, measured, ok in rows:
         print(f"  {target:<52} {measured:<44} {'met' if ok else 'MISSED'}")
     print("  1,000 unwatched cameras < 5 % of a core                see benchmarks/relay_probe.py")
@@ -409,21 +450,27 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="measuring window (s)")
     parser.add_argument("--cameras", type=int, default=16, help="cameras of the 4x4 wall")
     parser.add_argument("--quick", action="store_true", help="15 s windows")
-    parser.add_argument("--scenarios", default="wall,capacity,capacity-shared",
-                        help="comma-separated: wall, capacity, capacity-shared")
+    parser.add_argument("--scenarios", default="wall,capacity-shared",
+                        help="comma-separated: wall, capacity-shared (the 48-stream method: "
+                        "12 encoders), capacity (48 encoders: measures the simulator too)")
+    parser.add_argument("--small-width", type=int, default=960,
+                        help="also run the 4x4 wall as shown this many pixels wide (0: no)")
     parser.add_argument("--bare-decode", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-resize", help=argparse.SUPPRESS)
     parser.add_argument("--serve-relay", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_decode:
-        return bare_decode(args.bare_decode, args.duration)
+        size = tuple(int(v) for v in args.bare_resize.split("x")) if args.bare_resize else None
+        return bare_decode(args.bare_decode, args.duration, size)  # type: ignore[arg-type]
     if args.serve_relay:
         return serve_relay(args.serve_relay)
     duration = 15.0 if args.quick else args.duration
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
     plan = {"wall": (args.cameras, args.cameras), "capacity": (48, 48),
             "capacity-shared": (48, 12)}
-    results = [scenario(name, *plan[name], duration)
-               for name in args.scenarios.split(",") if name]
+    results = [row for name in args.scenarios.split(",") if name
+               for row in scenario(name, *plan[name], duration,
+                                   args.small_width if name == "wall" else 0)]
     report(results, duration)
 
 

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from browser_support import ARGS, CHROMIUM, SHOTS, only_loopback
+from browser_support import login as _login
+from browser_support import wait_model as _wait_model
 from helpers import require_simulator
 from sqlalchemy.orm import Session
 from test_app_server import demo as demo
@@ -29,10 +32,6 @@ from gis.queries import nearest_cameras
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 KEY = "browser-test-signing-key-0123456789"
 
 
@@ -136,15 +135,7 @@ def browser_context(server):
             profile, executable_path=CHROMIUM, headless=True, args=ARGS,
             viewport={"width": 1600, "height": 900}, locale="zh-CN")
         outside: list[str] = []
-
-        def only_loopback(route):
-            if route.request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_loopback)
+        context.route("**/*", only_loopback(outside))
         context.outside = outside  # type: ignore[attr-defined]
         try:
             yield context
@@ -156,38 +147,6 @@ def browser_context(server):
 @pytest.fixture(scope="module")
 def base(server) -> str:
     return f"http://127.0.0.1:{server}"
-
-
-def _login(page, base: str, user: str, password: str, target: str = "/map") -> None:
-    page.goto(f"{base}{target}")
-    assert "/login" in page.url
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-
-
-def _model_length(page, name: str, column: str) -> int:
-    return page.evaluate("""([name, column]) => {
-        for (const doc of window.Bokeh.documents) {
-            const models = doc._all_models ? [...doc._all_models.values()] : [...doc.all_models];
-            // Renderer and data source share the layer's name: take the one with data.
-            const m = models.find(m => m.name === name && m.data !== undefined);
-            if (m) return m.data[column].length;
-        }
-        return -1; }""", [name, column])
-
-
-def _wait_model(page, name: str, column: str, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            n = _model_length(page, name, column)
-        except Exception:
-            n = -1
-        if n >= 0:
-            return n
-        page.wait_for_timeout(200)
-    raise AssertionError(f"model {name} never arrived")
 
 
 def _img_picture(page, selector: str) -> bytes:

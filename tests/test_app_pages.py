@@ -156,6 +156,12 @@ def test_the_wall_shows_mosaic_kpis_heat_and_newest_events(app):
     assert "rtsp://" not in view.mosaic.object + view.alert.object
 
 
+def test_a_wall_shown_smaller_asks_the_relay_for_a_smaller_mosaic(app):
+    assert "&amp;w=" not in WallView(app, _state("staff")).mosaic.object
+    view = WallView(app, _state("staff"), width=960)
+    assert "&amp;w=960" in view.mosaic.object, view.mosaic.object
+
+
 def test_a_new_urgent_event_reaches_the_wall_and_pulls_its_cameras(app):
     view = WallView(app, _state("duty_officer"))
     event_id = insert_event(app.engine, priority="urgent")

@@ -9,6 +9,7 @@ are how credential scrubbing is tested on real error paths.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import logging
@@ -61,7 +62,7 @@ def settings() -> Settings:
     relay = RelaySettings(
         signing_key=KEY, linger_s=1.0, probe_interval_s=5, stale_after_s=1.5,
         offline_after_s=4.0, open_timeout_ms=2000, read_timeout_ms=2000, backoff_max_s=2.0,
-        wall_fps=10, tile_width=320, token_ttl_s=60,
+        wall_fps=10, tile_width=320, token_ttl_s=60, warm_s=1.0,
         layouts={"2x2": WallLayout(rows=2, cols=2), "1x2": WallLayout(rows=1, cols=2)},
         groups={"gate": CameraGroup(title_zh="大门", cameras=["sim-a", "deadcam"],
                                     layout="1x2")})
@@ -259,7 +260,74 @@ def test_client_disconnect_releases_the_camera_and_decoding_stops_after_linger(r
         "decoder still running after the last viewer left and the linger passed"
 
 
+def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body,
+                     {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_warm_up_is_signed_starts_decoding_and_lets_go_after_warm_s(relay, client, settings):
+    sup = relay.supervisor
+    assert wait_until(lambda: sup.reader("sim-b", "sub") is None, 15), "left over decoding"
+    url, body = client.warm_request(["sim-b", "no-such-camera"])
+    other = RelayClient(settings.model_copy(update={"relay": settings.relay.model_copy(
+        update={"signing_key": "another-key-entirely-000000"})}))
+    other.base_url = client.base_url
+    sim_a_url, _ = client.warm_request(["sim-a"])
+    refused = [post(url.split("?")[0], body),  # no token
+               post(other.warm_request(["sim-b", "no-such-camera"])[0], body),  # forged
+               post(sim_a_url, body),  # signed for other cameras than the body names
+               post(url, b"not json")]
+    assert [status for status, _ in refused] == [403] * 4
+    assert all(b"Forbidden" in answer for _, answer in refused)
+    assert sup.reader("sim-b", "sub") is None, "a refused warm-up must start nothing"
+
+    status, answer = post(url, body)
+    assert status == 202 and json.loads(answer) == {"warming": 1}
+    assert sup.reader("sim-b", "sub") is not None, "decoding starts with the request"
+    assert sup.wait_frame("sim-b", "sub", -1, 10) is not None
+    # A second warm-up only extends the hold: one release later, not two acquires.
+    assert post(*client.warm_request(["sim-b"]))[0] == 202
+    assert sup.stats()["holds"] == 1
+    hold_ends = settings.relay.warm_s + settings.relay.linger_s
+    assert wait_until(lambda: sup.reader("sim-b", "sub") is None, hold_ends + 5), \
+        "the warm-up must let go after warm_s (+ linger) without a viewer"
+
+
+def test_a_warm_up_followed_by_a_viewer_hands_the_stream_over(relay, client):
+    sup = relay.supervisor
+    assert wait_until(lambda: sup.reader("sim-a", "sub") is None, 15), "left over decoding"
+    client.warm(["sim-a"])  # the app's fire-and-forget call
+    assert wait_until(lambda: sup.reader("sim-a", "sub") is not None, 5), "warm-up never came"
+    viewer = MjpegReader(client.camera_url("sim-a", "sub"))
+    try:
+        decode(viewer.next_jpeg())
+        time.sleep(relay.settings.relay.warm_s + relay.settings.relay.linger_s + 0.5)
+        assert sup.reader("sim-a", "sub") is not None, "the hold's end must not stop a viewer"
+        decode(viewer.next_jpeg())
+    finally:
+        viewer.close()
+    assert wait_until(lambda: sup.reader("sim-a", "sub") is None, 10)
+
+
 # -- walls -------------------------------------------------------------------------------------
+
+def test_a_wall_is_composed_at_the_width_it_is_displayed_never_larger(relay, client):
+    # 2x2 of the configured 320-pixel tiles is 640x360; shown 400 pixels wide it needs tiles
+    # of 200, rounded down to 192 (multiples of 32): 384x216. Asking for more gets 640x360.
+    for width, shape in ((400, (216, 384, 3)), (10_000, (360, 640, 3)), (0, (360, 640, 3))):
+        status, _, body = get(client.wall_url("2x2", "jpg", width=width), timeout=15)
+        assert status == 200 and decode(body).shape == shape, width
+    small = relay.walls.get("2x2", 192)
+    assert small.key == "2x2@192" and relay.walls.get("2x2").key == "2x2"
+    assert wait_until(lambda: not small.running(), 5), "the small wall outlived its viewer"
+
 
 def test_a_wall_is_encoded_once_per_tick_for_all_its_viewers(relay, client):
     wall = relay.walls.get("2x2")
@@ -392,9 +460,14 @@ def test_run_relay_serves_the_database_cameras_and_writes_their_health_back(
     from shapely.geometry import Point
     from sqlalchemy.orm import Session
 
+    from command_center.app.wall_data import wall_kpis
     from config.settings import DatabaseSettings
     from gis.models import Camera
     from video.relay import run_relay
+
+    def online_kpi() -> int:  # the wall's "cameras online" figure
+        with Session(engine) as session:
+            return wall_kpis(session, dt.UTC).cameras_online
 
     with Session(engine) as s:
         s.add_all([Camera(code=f"DB-{code}", name_zh=f"库内{code}", source="community",
@@ -403,6 +476,7 @@ def test_run_relay_serves_the_database_cameras_and_writes_their_health_back(
                           sub_url=SecretUrl(sim.url(code, "sub")))
                    for i, code in enumerate(("sim-a", "locked"))])
         s.commit()
+    online_before = online_kpi()
     db_settings = settings.model_copy(update={
         "database": DatabaseSettings(url=SecretStr(cluster.url(engine.url.database))),
         "relay": settings.relay.model_copy(update={"write_health_s": 1.0, "port": 0})})
@@ -427,6 +501,8 @@ def test_run_relay_serves_the_database_cameras_and_writes_their_health_back(
                     == "online"
 
         assert wait_until(written, 15, 0.3), "health never reached the camera table"
+        # The wall's KPI reads exactly this column: the relay's verdict, not a guess.
+        assert online_kpi() >= online_before + 1
         health = get(client.health_url())[2].decode("utf-8")
         _assert_clean(health)
     finally:

@@ -147,6 +147,40 @@ def test_canvas_is_reused_between_ticks():
     assert mosaic.compose(states, now) is first
 
 
+def test_redrawing_only_changed_tiles_gives_the_picture_of_a_full_compose():
+    """Dirty tiles: tick after tick, some tiles get new frames, one goes offline, one stale,
+    one comes back; the reused canvas must equal a fresh mosaic drawing everything."""
+    now = 1_700_000_000.0
+    tiles = [Tile(f"c{i}", f"摄像机{i}") for i in range(9)]
+    frames = {i: Frame(_picture(i), now, 1) for i in range(9)}
+    statuses = {i: ONLINE for i in range(9)}
+    dirty = Mosaic(3, 3, tiles, (960, 540))
+    rng = np.random.default_rng(7)
+    for tick in range(12):
+        now += 1 / 15
+        for i in rng.choice(9, size=3, replace=False):  # three cameras delivered a frame
+            frames[i] = Frame(_picture(100 * tick + int(i)), now, frames[i].seq + 1)
+        statuses[4] = OFFLINE if 3 <= tick < 8 else ONLINE  # drops out and comes back
+        if tick == 6:
+            frames[7] = Frame(frames[7].image, now - 5, frames[7].seq + 1)  # goes stale
+        states = [TileState(frames[i], statuses[i], frames[i].captured_at) for i in range(9)]
+        redrawn = dirty.compose(states, now)
+        assert dirty.changed < 9 or tick == 0, "unchanged tiles must not be redrawn"
+        full = Mosaic(3, 3, tiles, (960, 540), labels=dirty.labels).compose(states, now)
+        assert np.array_equal(redrawn, full), f"tick {tick}: dirty compose differs"
+
+
+def test_time_stamps_are_drawn_once_per_distinct_text():
+    now = 1_700_000_000.25
+    mosaic = Mosaic(2, 2, [Tile(str(i), str(i)) for i in range(4)], (960, 540))
+    for seq in range(1, 16):  # one second of frames on four tiles: one text
+        mosaic.compose([TileState(Frame(_picture(seq + i), now, seq), ONLINE, now)
+                        for i in range(4)], now)
+    assert mosaic.times.renders == 1
+    image, above = mosaic.times.get(mosaic._clock(now), mosaic.layout[0].label_height / 34)
+    assert (image > 200).any() and 0 < above < image.shape[0], "white text on its band"
+
+
 # -- groups ------------------------------------------------------------------------------------
 
 def _spec(code: str, **kw) -> CameraSpec:

@@ -9,13 +9,36 @@ when the app and the relay run in one process (the ``relay --from-simulator`` de
 
 from __future__ import annotations
 
+import http.client
+import json
+import logging
+import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
+from gis.scrub import scrub
 from video.tokens import key_from_settings, mint
 
+log = logging.getLogger(__name__)
+
 UrlKind = Literal["mjpeg", "snapshot"]
+WARM_TTL_S = 30  # a warm-up token is used at once; it need not live longer
+WARM_TIMEOUT_S = 2.0
+
+_warm_pool: ThreadPoolExecutor | None = None
+_warm_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    # Two threads for the whole process: warm-ups are tiny, fire-and-forget requests.
+    global _warm_pool
+    with _warm_pool_lock:
+        if _warm_pool is None:
+            _warm_pool = ThreadPoolExecutor(2, thread_name_prefix="relay-warm")
+        return _warm_pool
 
 
 class RelayClient:
@@ -72,14 +95,44 @@ class RelayClient:
         return self._url(path, token)
 
     def wall_url(self, group_or_layout: str, kind: Literal["mjpeg", "jpg"] = "mjpeg", *,
-                 now: float | None = None) -> str:
+                 width: int | None = None, now: float | None = None) -> str:
         """A signed URL for a wall: a configured group, a layout name (``"3x3"``) or an
-        automatic group (``"street-<code>"``, ``"grid-<code>"``, ``"source-skynet"``)."""
+        automatic group (``"street-<code>"``, ``"grid-<code>"``, ``"source-skynet"``).
+
+        ``width``: the pixels the wall is displayed across; the relay then composes and
+        encodes it at about that size (never larger than ``relay.tile_width`` per tile)
+        instead of the full configured size.
+        """
         if kind not in ("mjpeg", "jpg"):
             raise ValueError(f"未知类型 {kind!r} / unknown kind {kind!r}")
         token = mint("wall", group_or_layout, "sub", self.ttl_s, self._key,
                      now=time.time() if now is None else now)
-        return self._url(f"/wall/{quote(group_or_layout, safe='')}.{kind}", token)
+        url = self._url(f"/wall/{quote(group_or_layout, safe='')}.{kind}", token)
+        return f"{url}&w={int(width)}" if width else url
+
+    def warm_request(self, codes: Sequence[str], *,
+                     now: float | None = None) -> tuple[str, bytes]:
+        """The signed ``POST /warm`` URL and JSON body that warm up ``codes``' sub streams.
+
+        The token names exactly these codes (joined by newlines), so the relay warms only
+        what the app signed.
+        """
+        codes = list(dict.fromkeys(codes))
+        token = mint("warm", "\n".join(codes), "sub", WARM_TTL_S, self._key,
+                     now=time.time() if now is None else now)
+        return self._url("/warm", token), json.dumps({"cameras": codes}).encode("utf-8")
+
+    def warm(self, codes: Sequence[str]) -> None:
+        """Ask the relay, in the background, to start decoding ``codes`` now.
+
+        Called when the app has chosen cameras the browser is about to show (an event was
+        selected): the RTSP open and the first key frame then overlap the page's rendering.
+        Returns at once; a relay that is down or slow costs nothing but a debug log line.
+        """
+        if not codes:
+            return
+        url, body = self.warm_request(codes)
+        _pool().submit(_post, url, body)
 
     def health_url(self) -> str:
         """The relay's health JSON (unsigned: it holds no pictures and no URLs)."""
@@ -88,3 +141,22 @@ class RelayClient:
     def metrics_url(self) -> str:
         """The relay's Prometheus metrics."""
         return f"{self.base_url}/metrics"
+
+
+def _post(url: str, body: bytes) -> int:
+    # http.client rather than urllib: no opener, proxy or handler set-up per call, so the
+    # warm-up leaves the app a few milliseconds sooner.
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return 0
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=WARM_TIMEOUT_S)
+    try:
+        conn.request("POST", f"{parts.path}?{parts.query}", body,
+                     {"Content-Type": "application/json"})
+        return int(conn.getresponse().status)
+    except (OSError, http.client.HTTPException) as exc:  # the picture request reports trouble
+        log.debug("warm-up failed: %s", scrub(exc))
+        return 0
+    finally:
+        conn.close()

@@ -10,8 +10,9 @@ Routes::
 
     GET /snapshot/{camera}.jpg?token=…        one JPEG (decodes briefly if nobody watches)
     GET /mjpeg/{camera}/{main|sub}?token=…    multipart/x-mixed-replace while connected
-    GET /wall/{name}.mjpeg?token=…            a composed wall, one encode per tick
-    GET /wall/{name}.jpg?token=…              one composed wall picture
+    GET /wall/{name}.mjpeg?token=…[&w=px]     a composed wall, one encode per tick
+    GET /wall/{name}.jpg?token=…[&w=px]       one composed wall picture
+    POST /warm?token=…  {"cameras": [...]}    start decoding sub streams ahead of viewers
     GET /health                               JSON per camera, no URLs
     GET /metrics                              Prometheus text format
 """
@@ -101,16 +102,21 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Pragma", "no-cache")
         last = -1
         try:
-            await self.flush()  # headers now: the client knows it is connected before a frame
+            # Headers and the first delimiter now: the client knows it is connected.
+            self.write(f"--{BOUNDARY}\r\n".encode("ascii"))
+            await self.flush()
             while not self.closed:
                 frame: EncodedFrame | None = await channel.next(last, FRAME_POLL_S)
                 if frame is None:
                     continue
                 last = frame.seq
-                self.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                           f"Content-Length: {len(frame.data)}\r\n\r\n".encode("ascii"))
+                # Each part is followed at once by the next delimiter: browsers ignore the
+                # part's Content-Length and show a part only when the delimiter after it
+                # arrives, which would hold every picture back by one frame interval.
+                self.write(f"Content-Type: image/jpeg\r\nContent-Length: {len(frame.data)}"
+                           "\r\n\r\n".encode("ascii"))
                 self.write(frame.data)
-                self.write(b"\r\n")
+                self.write(f"\r\n--{BOUNDARY}\r\n".encode("ascii"))
                 await self.flush()
         except StreamClosedError:
             pass
@@ -171,8 +177,15 @@ class WallHandler(BaseHandler):
     async def get(self, name: str, kind: str) -> None:
         if self.claims("wall", name) is None:
             return
+        walls = self.services.walls
         try:
-            wall = self.services.walls.get(name)
+            # ?w=<pixels>: the width the wall is displayed at (not signed: it only picks one
+            # of a few smaller sizes of the same picture).
+            width = int(self.get_query_argument("w", "0") or 0)
+        except ValueError:
+            width = 0
+        try:
+            wall = walls.get(name, walls.tile_width_for(name, width))
         except KeyError:
             return self.fail(404)
         if kind == "jpg" and wall.running() and wall.channel.newest() is not None:
@@ -194,6 +207,36 @@ class WallHandler(BaseHandler):
         finally:
             self.services.viewer_left()
             await self.run(wall.remove_viewer)
+
+
+class WarmHandler(BaseHandler):
+    """The app selected an event: decode its cameras' sub streams before the browser asks.
+
+    The body names the cameras (``{"cameras": ["C1", "C2"]}``); the token (kind ``warm``)
+    must name exactly the same codes, joined by newlines, so only the app can warm cameras,
+    and only the ones it signed. Each camera is held for ``relay.warm_s`` seconds
+    (:meth:`video.supervisor.Supervisor.hold`): the RTSP open and the wait for a key frame
+    overlap the page's rendering, and the MJPEG request that follows finds frames ready.
+    Answers 202 with how many cameras are warming; unknown codes are skipped silently.
+    """
+
+    def post(self) -> None:
+        try:
+            codes = json.loads(self.request.body or b"{}")["cameras"]
+            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return self.fail(403)  # as for a bad token: a malformed call learns nothing
+        if self.claims("warm", "\n".join(codes), "sub") is None:
+            return None
+        relay, names = self.services.relay, self.services.names
+        known = [c for c in dict.fromkeys(codes) if c in names][: relay.warm_max_cameras]
+        if relay.warm_s > 0:
+            for code in known:
+                self.services.supervisor.hold(code, "sub", relay.warm_s)
+        self.set_status(202)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"warming": len(known) if relay.warm_s > 0 else 0}))
 
 
 class HealthHandler(BaseHandler):
@@ -228,6 +271,7 @@ def make_app(services: Any) -> tornado.web.Application:
         [(rf"/snapshot/{camera}\.jpg", SnapshotHandler, args),
          (rf"/mjpeg/{camera}/(main|sub)", MjpegHandler, args),
          (rf"/wall/{camera}\.(mjpeg|jpg)", WallHandler, args),
+         (r"/warm", WarmHandler, args),
          (r"/health", HealthHandler, args),
          (r"/metrics", MetricsHandler, args)],
         log_function=log_request, default_handler_class=NotFoundHandler,
@@ -280,7 +324,7 @@ def render_metrics(services: Any) -> str:
     metric("relay_jpeg_encodes_total", "counter", "JPEG encodes (one per frame and size).",
            [("", float(services.hub.encodes))])
     metric("relay_wall_fps", "gauge", "Measured compose rate of each wall.",
-           [(f'{{wall="{_label(w.spec.name)}"}}', w.fps) for w in services.walls.active()])
+           [(f'{{wall="{_label(w.key)}"}}', w.fps) for w in services.walls.active()])
     metric("relay_camera_up", "gauge", "1 when the camera is online.",
            [(f'{{camera="{_label(code)}"}}', 1.0 if h.status == ONLINE else 0.0)
             for code, h in sorted(services.supervisor.health_all().items())])

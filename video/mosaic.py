@@ -151,6 +151,71 @@ def put_time(canvas: np.ndarray, text: str, x: int, y: int, scale: float) -> Non
     cv2.putText(canvas, text, (x + pad, y), font, scale, WHITE, 1, cv2.LINE_AA)
 
 
+def scale_into(image: np.ndarray, roi: np.ndarray) -> None:
+    """Scale ``image`` into ``roi`` (a view of the canvas), cheaply and without aliasing.
+
+    Halvings first, each an exact 2x ``INTER_AREA`` (a box average, OpenCV's fast path), as
+    long as the picture is still at least twice the tile; then one ``INTER_LINEAR`` step of
+    less than 2x, where bilinear looks as good as area averaging. A direct ``INTER_AREA`` at a
+    fractional ratio takes the slow general path: 640x360 -> 240x135 costs 0.51 ms that way,
+    0.08 ms this way; ``INTER_LINEAR`` alone from 2x down skips pixels and aliases.
+    """
+    height, width = roi.shape[:2]
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
+                           interpolation=cv2.INTER_AREA)
+    if image.shape[:2] == (height, width):
+        roi[:] = image
+    else:
+        cv2.resize(image, (width, height), dst=roi, interpolation=cv2.INTER_LINEAR)
+
+
+class TimeLabels:
+    """Time stamps drawn once per distinct text and pasted afterwards.
+
+    Every live tile carries the capture time of its frame, so a 4x4 wall at 15 fps would draw
+    240 antialiased strings a second, nearly all of them the same second's text. Drawn once
+    into a small image (the same pixels :func:`put_time` draws on its band), each is then a
+    copy of a few thousand bytes. Only recent texts are kept.
+    """
+
+    MAX_ENTRIES = 64
+
+    def __init__(self) -> None:
+        self._images: dict[tuple[str, float], tuple[np.ndarray, int]] = {}
+        self._lock = threading.Lock()
+        self.renders = 0
+
+    def get(self, text: str, scale: float) -> tuple[np.ndarray, int]:
+        """The label image and how far its top lies above the text's baseline."""
+        key = (text, scale)
+        with self._lock:
+            found = self._images.get(key)
+            if found is None:
+                if len(self._images) >= self.MAX_ENTRIES:
+                    self._images.clear()  # yesterday's seconds: never shown again
+                found = self._images[key] = self._render(text, scale)
+                self.renders += 1
+            return found
+
+    @staticmethod
+    def _render(text: str, scale: float) -> tuple[np.ndarray, int]:
+        (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        pad = max(2, height // 4)
+        above = height + pad
+        image = np.empty((above + baseline + 1, width + 2 * pad + 1, 3), np.uint8)
+        image[:] = LABEL_BG
+        cv2.putText(image, text, (pad, above), cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, 1,
+                    cv2.LINE_AA)
+        return image, above
+
+    def paste(self, canvas: np.ndarray, text: str, x: int, y: int, scale: float,
+              clip: Rect) -> None:
+        """Draw ``text`` with its baseline at ``y`` (as :func:`put_time`), cut to ``clip``."""
+        image, above = self.get(text, scale)
+        paste(canvas, image, x, y - above, clip)
+
+
 @dataclass(frozen=True)
 class Tile:
     """A wall slot: which camera, under which name."""
@@ -204,6 +269,7 @@ class Mosaic:
         self.tiles = tiles[: rows * cols]
         self.stale_after_s, self.tz = stale_after_s, tz
         self.labels = labels or LabelCache()
+        self.times = TimeLabels()
         self.canvas = np.zeros((size[1], size[0], 3), np.uint8)
         self.layout = [self._place(rect) for rect in tile_rects(rows, cols, *size)]
         for tile, place in zip(self.tiles, self.layout, strict=False):
@@ -273,13 +339,9 @@ class Mosaic:
             self._draw_dead(place, status if frame is not None or status != ONLINE else UNKNOWN,
                             state.last_seen_at or (frame.captured_at if frame else None))
         else:
-            # INTER_AREA only pays off from 2x down (aliasing); below that INTER_LINEAR looks
-            # the same and is ~5x faster (0.14 vs 0.73 ms for 640x360 -> 480x270).
-            coarse = frame.image.shape[1] >= 2 * r.w
-            cv2.resize(frame.image, (r.w, r.h), dst=roi,
-                       interpolation=cv2.INTER_AREA if coarse else cv2.INTER_LINEAR)
-            put_time(self.canvas, self._clock(frame.captured_at), *place.time_at,
-                     scale=place.label_height / 34)
+            scale_into(frame.image, roi)
+            self.times.paste(self.canvas, self._clock(frame.captured_at), *place.time_at,
+                             place.label_height / 34, r)
             if status == STALE:
                 cv2.rectangle(self.canvas, (r.x + 1, r.y + 1), (r.x + r.w - 2, r.y + r.h - 2),
                               AMBER, 2)

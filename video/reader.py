@@ -122,11 +122,14 @@ class StreamReader:
     ``state`` (unknown/online/offline/unauthorized of the current session), ``last_error``
     (scrubbed), ``last_frame_at`` (monotonic), ``heartbeat`` (monotonic stamp before each
     blocking call), ``phase`` (waiting/probing/opening/reading), ``fps`` (EWMA),
-    ``attempts`` (wall-clock times of open attempts), ``next_open_at`` (monotonic).
+    ``attempts`` (wall-clock times of open attempts), ``next_open_at`` (monotonic),
+    ``timeline`` (monotonic stamps of the latest session: ``start``, ``probed``, ``opened``,
+    ``first_frame``; what a cold open costs, phase by phase).
     """
 
     def __init__(self, code: str, stream: StreamKind, url: SecretUrl, slot: FrameSlot,
-                 relay: RelaySettings, rng: random.Random | None = None) -> None:
+                 relay: RelaySettings, rng: random.Random | None = None, *,
+                 trusted: bool = False) -> None:
         self.code, self.stream, self.url, self.slot = code, stream, url, slot
         self.open_timeout_ms, self.read_timeout_ms = relay.open_timeout_ms, relay.read_timeout_ms
         self._timed_out_s = 0.95 * relay.read_timeout_ms / 1000
@@ -143,8 +146,13 @@ class StreamReader:
         self.attempts: collections.deque[float] = collections.deque(maxlen=64)
         self.ceilings: collections.deque[float] = collections.deque(maxlen=64)
         self.next_open_at = time.monotonic()
-        self.probe_blocked = False  # the last failure came from the probe (camera unreachable)
-        self._probed_ok_until = 0.0
+        self.probe_blocked = False  # the last attempt failed before a frame: recovery probes may
+        # cut the backoff short (set when the probe or FFmpeg's open failed)
+        self.timeline: dict[str, float] = {}
+        # ``trusted``: the camera answered a probe moments ago, so the first open goes
+        # straight to FFmpeg (one round trip less on a click, and no second DESCRIBE racing
+        # the first one's teardown); if that open fails, the next attempt probes as usual.
+        self._probed_ok_until = time.monotonic() + 1.0 if trusted else 0.0
         self._interval: float | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -207,7 +215,9 @@ class StreamReader:
 
     def _session(self) -> None:
         self.phase, self.heartbeat = "probing", time.monotonic()
-        if self.heartbeat >= self._probed_ok_until:
+        self.timeline = {"start": self.heartbeat}
+        probed_now = self.heartbeat >= self._probed_ok_until
+        if probed_now:
             # Two DESCRIBEs back to back can race the camera's session teardown (the
             # simulator answers the second with 503): skip ours right after a good probe.
             checked: ProbeResult = probe(self.url, self.open_timeout_ms / 1000)
@@ -217,6 +227,7 @@ class StreamReader:
                 return
         self.probe_blocked = False
         self.phase, self.heartbeat = "opening", time.monotonic()
+        self.timeline["probed"] = self.heartbeat
         cap = cv2.VideoCapture(self.url.reveal(), cv2.CAP_FFMPEG, [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.open_timeout_ms,
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.read_timeout_ms,
@@ -224,7 +235,17 @@ class StreamReader:
         try:
             if not cap.isOpened():
                 self._failed(OFFLINE, "解码器无法打开码流 / the decoder could not open the stream")
+                # A camera that is coming back often answers DESCRIBE with 503 for a moment
+                # (its media is still being prepared): let the recovery probes cut the
+                # backoff short, or a grown backoff keeps it offline long after it is up.
+                self.probe_blocked = True
+                if probed_now:
+                    # The camera answered our probe a moment ago and FFmpeg still failed:
+                    # most likely that race, so the retry goes straight to FFmpeg; if it
+                    # fails too, the attempt after it probes again.
+                    self._probed_ok_until = self.next_open_at + 1.0
                 return
+            self.timeline["opened"] = time.monotonic()
             self._read_frames(cap)
         finally:
             cap.release()
@@ -253,6 +274,7 @@ class StreamReader:
             if self.state != ONLINE:
                 self.state, self.last_error = ONLINE, None
                 self.backoff.reset()
+                self.timeline.setdefault("first_frame", now)
         if self._reopen and not self._stop.is_set():
             self._schedule_retry()
 

@@ -109,6 +109,7 @@ class Supervisor:
         self._threads: list[threading.Thread] = []
         self._retired: list[StreamReader] = []
         self._frames_retired = 0
+        self._holds: dict[tuple[str, str], float] = {}  # (code, stream) -> release at
         self._prober = ProbeScheduler(self._on_probe, timeout_s=min(relay.open_timeout_ms, 3000)
                                       / 1000)
         self._started = False
@@ -142,6 +143,7 @@ class Supervisor:
             for cam in self._cams.values():
                 for watch in cam.watches.values():
                     watch.reader, watch.refs, watch.release_at = None, 0, None
+            self._holds.clear()
         for reader in readers:
             reader.stop()
         deadline = time.monotonic() + (self.relay.open_timeout_ms
@@ -188,6 +190,25 @@ class Supervisor:
             watch.refs -= 1
             if watch.refs == 0:
                 watch.release_at = time.monotonic() + self.relay.linger_s
+
+    def hold(self, code: str, stream: StreamKind, seconds: float) -> bool:
+        """Decode ``stream`` for at least ``seconds`` from now, as if a viewer came and went.
+
+        This is the warm-up behind a click: the app knows which cameras the browser is about
+        to ask for, so the RTSP open and the wait for a key frame start while the page is still
+        rendering. One hold per (camera, stream): a second call only pushes the release time
+        later. Returns True when this call started the hold (False: it extended one).
+        """
+        cam = self._camera(code, stream)
+        until = time.monotonic() + seconds
+        with self._lock:
+            key = (cam.spec.code, stream)
+            if key in self._holds:
+                self._holds[key] = max(self._holds[key], until)
+                return False
+            self._holds[key] = until
+        self.acquire(code, stream)
+        return True
 
     def latest(self, code: str, stream: StreamKind) -> Frame | None:
         """The newest frame (also after the stream failed: check :meth:`health`)."""
@@ -249,6 +270,7 @@ class Supervisor:
             "reconnects_total": float(sum(h.reconnects for h in healths)),
             "probes_total": float(self._prober.probes_total),
             "probes_pending": float(self._prober.pending()),
+            "holds": float(len(self._holds)),
             **{f"cameras_{s}": float(states.count(s))
                for s in (ONLINE, STALE, OFFLINE, UNAUTHORIZED, UNKNOWN)},
         }
@@ -270,8 +292,12 @@ class Supervisor:
             return cam.watches.get(stream)
 
     def _new_reader(self, cam: _Camera, stream: StreamKind, slot: FrameSlot) -> StreamReader:
+        # A periodic probe that found the camera answering within the last interval is
+        # enough to skip the reader's own probe before its first open.
+        trusted = (cam.probe_state == ONLINE and cam.probe_ok_at is not None
+                   and time.time() - cam.probe_ok_at < self.relay.probe_interval_s * 1.5)
         reader = StreamReader(cam.spec.code, stream, cam.spec.url(stream), slot, self.relay,
-                              random.Random(self._rng.random()))
+                              random.Random(self._rng.random()), trusted=trusted)
         reader.start()
         return reader
 
@@ -292,6 +318,12 @@ class Supervisor:
 
     def _tick(self, now: float) -> None:
         recover: list[tuple[str, StreamReader]] = []
+        with self._lock:
+            due = [hold for hold, until in self._holds.items() if now >= until]
+            for hold in due:
+                del self._holds[hold]
+        for code, stream in due:
+            self.release(code, stream)  # type: ignore[arg-type]
         with self._lock:
             active = [(cam, stream, w) for cam in self._cams.values()
                       for stream, w in cam.watches.items() if w.reader is not None]

@@ -24,8 +24,8 @@ from typing import Literal
 
 from gis.errors import CommandCenterError
 
-TokenKind = Literal["camera", "wall"]
-KINDS: tuple[str, ...] = ("camera", "wall")
+TokenKind = Literal["camera", "wall", "warm"]
+KINDS: tuple[str, ...] = ("camera", "wall", "warm")
 
 
 class TokenError(CommandCenterError):
@@ -75,9 +75,10 @@ def mint(kind: TokenKind, target: str, stream: str, ttl_s: float, key: bytes, *,
     Parameters
     ----------
     kind
-        ``"camera"`` (snapshot or MJPEG of one camera) or ``"wall"`` (a mosaic).
+        ``"camera"`` (snapshot or MJPEG of one camera), ``"wall"`` (a mosaic) or ``"warm"``
+        (start decoding a few cameras ahead of their viewers; no picture).
     target
-        The camera code or the wall name.
+        The camera code, the wall name, or the warm-up's camera codes joined by newlines.
     stream
         ``"main"`` or ``"sub"`` for cameras; walls use ``"sub"`` (their tiles' stream).
     ttl_s

@@ -27,6 +27,8 @@ from video.mosaic import LabelCache, Mosaic, Tile, TileState, canvas_size
 log = logging.getLogger(__name__)
 
 AUTO_PREFIXES = ("street-", "grid-", "source-")
+WIDTH_STEP = 32  # tile widths a viewer may ask for: multiples of this
+MIN_TILE_WIDTH = 128
 KEEPALIVE_S = 2.0  # an unchanged wall is re-sent this often (idle proxies close streams)
 
 
@@ -108,14 +110,19 @@ class Wall:
 
     def __init__(self, spec: WallSpec, supervisor: Any, hub: FrameHub, names: dict[str, str],
                  relay: Any, *, tz: tzinfo | None = None,
-                 labels: LabelCache | None = None) -> None:
+                 labels: LabelCache | None = None, tile_width: int | None = None) -> None:
         self.spec, self.supervisor, self.hub = spec, supervisor, hub
         self.fps_target = float(relay.wall_fps)
+        self.tile_width = tile_width or relay.tile_width
         tiles = [Tile(code, names.get(code, code)) for code in spec.cameras]
         self.mosaic = Mosaic(spec.rows, spec.cols, tiles,
-                             canvas_size(spec.rows, spec.cols, relay.tile_width),
+                             canvas_size(spec.rows, spec.cols, self.tile_width),
                              stale_after_s=relay.stale_after_s, tz=tz, labels=labels)
-        self.channel: Channel = hub.channel(spec.name)
+        # The configured size keeps the plain name; a smaller one requested by a viewer is a
+        # channel (and an encode key) of its own.
+        self.key = spec.name if self.tile_width == relay.tile_width \
+            else f"{spec.name}@{self.tile_width}"
+        self.channel: Channel = hub.channel(self.key)
         self.quality = relay.jpeg_quality
         self._lock = threading.Lock()
         self._viewers = 0
@@ -198,7 +205,7 @@ class Wall:
             self._seq += 1
             # Encoded here, on the compose thread, before the canvas is reused by the next
             # tick.
-            encoded = self.hub.encode(("wall", self.spec.name), Frame(canvas, now, self._seq),
+            encoded = self.hub.encode(("wall", self.key), Frame(canvas, now, self._seq),
                                       quality=self.quality)
             self._dirty = False
         self.channel.publish(encoded)
@@ -226,24 +233,40 @@ class Wall:
 
 
 class WallRegistry:
-    """The relay's walls by name, created lazily on first view."""
+    """The relay's walls by name (and tile width), created lazily on first view."""
 
     def __init__(self, specs: dict[str, WallSpec], supervisor: Any, hub: FrameHub,
                  names: dict[str, str], relay: Any, *, tz: tzinfo | None = None) -> None:
         self.specs, self.supervisor, self.hub = specs, supervisor, hub
         self.names, self.relay, self.tz = names, relay, tz
         self.labels = LabelCache()
-        self._walls: dict[str, Wall] = {}
+        self._walls: dict[tuple[str, int], Wall] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> Wall:
-        """The wall called ``name`` (KeyError if there is none)."""
+    def tile_width_for(self, name: str, display_width: int | None) -> int:
+        """The tile width to compose ``name`` at for a screen ``display_width`` pixels wide.
+
+        A wall shown 960 pixels wide needs no 1920-pixel mosaic: composing and encoding at
+        the displayed size costs a quarter. The width is rounded down to a multiple of
+        :data:`WIDTH_STEP` (a handful of sizes per wall, each composed once for all its
+        viewers), never below :data:`MIN_TILE_WIDTH` and never above ``relay.tile_width``.
+        """
+        configured = int(self.relay.tile_width)
+        if not display_width or display_width <= 0:
+            return configured
+        cols = self.specs[name].cols
+        wanted = display_width // cols // WIDTH_STEP * WIDTH_STEP
+        return max(min(MIN_TILE_WIDTH, configured), min(configured, wanted))
+
+    def get(self, name: str, tile_width: int | None = None) -> Wall:
+        """The wall called ``name`` at ``tile_width`` (KeyError if there is none)."""
+        width = tile_width or int(self.relay.tile_width)
         with self._lock:
-            wall = self._walls.get(name)
+            wall = self._walls.get((name, width))
             if wall is None:
                 wall = Wall(self.specs[name], self.supervisor, self.hub, self.names,
-                            self.relay, tz=self.tz, labels=self.labels)
-                self._walls[name] = wall
+                            self.relay, tz=self.tz, labels=self.labels, tile_width=width)
+                self._walls[(name, width)] = wall
             return wall
 
     def active(self) -> list[Wall]:

@@ -25,6 +25,33 @@ from layers.spec import LayerSpec
 CameraUrl = Callable[[str, str, str], str]
 
 
+class WarmingCameraUrl:
+    """A :data:`CameraUrl` that can also warm the relay up: ``url.warm(codes)``.
+
+    The side panel calls ``warm`` with an event's nearest cameras as soon as the event is
+    selected, before its HTML reaches the browser, so the relay opens the cameras while the
+    browser renders (``video.client.RelayClient.warm``; fire-and-forget).
+    """
+
+    def __init__(self, make: CameraUrl, warm: Callable[[list[str]], None] | None) -> None:
+        self.make, self.warm = make, warm
+
+    def __call__(self, code: str, stream: str = "sub", kind: str = "mjpeg") -> str:
+        return self.make(code, stream, kind)
+
+
+def _relay_warmer(settings: Any) -> Callable[[list[str]], None] | None:
+    relay = getattr(settings, "relay", None)
+    if relay is None or not getattr(relay, "warm_s", 0):
+        return None
+    try:
+        from video.client import RelayClient
+
+        return RelayClient(settings).warm
+    except Exception:  # no relay configured: pictures will say so, warm-ups just do not run
+        return None
+
+
 @dataclass(frozen=True)
 class AppContext:
     """Server-wide, read-only context of the app."""
@@ -41,6 +68,11 @@ class AppContext:
     # wall name -> signed relay URL of the composed wall (MJPEG)
     wall_url: Callable[[str], str] | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("command_center.app"))
+
+    def __post_init__(self) -> None:
+        if getattr(self.camera_url, "warm", None) is None:
+            object.__setattr__(self, "camera_url",
+                               WarmingCameraUrl(self.camera_url, _relay_warmer(self.settings)))
 
 
 def session_arg(name: str) -> str | None:

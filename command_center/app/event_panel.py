@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +114,9 @@ def camera_tile(camera: NearbyCamera, camera_url: Any, language: str, *,
         live = main = ""
         dead = f"{t('relay_down', language)}: {html.escape(scrub(exc))}"
     # onerror: the relay is down or the camera has no frames -> a clear tile, not a broken image.
-    img = (f'<img alt="{code}" src="{live}" loading="lazy" '
+    # Not loading="lazy": a lazy image is requested only after layout, which delays the
+    # relay's first frame for a picture that is always on screen.
+    img = (f'<img alt="{code}" src="{live}" '
            "onerror=\"this.style.display='none';this.nextElementSibling.style.display='flex'\">"
            if live else "")
     dead_style = ' style="display:flex"' if not live else ""
@@ -129,13 +132,33 @@ def camera_tile(camera: NearbyCamera, camera_url: Any, language: str, *,
             f'<a href="{wall}" target="_blank">{t("put_on_wall", language)}</a></div></div>')
 
 
+def warm_cameras(camera_url: Any, cameras: list[NearbyCamera]) -> None:
+    """Have the relay open these cameras now, while the panel travels to the browser.
+
+    Skips cameras whose last health says offline or unauthorized (nothing to warm) and does
+    nothing when the URL maker cannot warm (``camera_url.warm`` missing or None).
+    """
+    warm = getattr(camera_url, "warm", None)
+    codes = [c.code for c in cameras if c.health_status not in ("offline", "unauthorized")]
+    if warm is None or not codes:
+        return
+    try:
+        warm(codes)
+    except Exception as exc:  # a warm-up is an optimisation: never break the panel for it
+        logging.getLogger(__name__).debug("warm-up: %s", scrub(exc))
+
+
 def _fmt(value: dt.datetime | None, tz: Any) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def event_html(details: EventDetails, camera_url: Any, language: str, tz: Any,
-               now: dt.datetime | None = None) -> str:
-    """The side panel for one event (details table + nearest cameras)."""
+               now: dt.datetime | None = None, middle: str = "") -> str:
+    """The side panel for one event (details table + nearest cameras).
+
+    ``middle`` is HTML put between the two (the events page's timeline); the caller escapes it.
+    """
+    warm_cameras(camera_url, details.cameras)  # first: the relay starts while we render
     r = details.row
     now = now or dt.datetime.now(dt.UTC)
     cat = CATEGORY_BY_CODE.get(r["category_code"])
@@ -156,6 +179,8 @@ def event_html(details: EventDetails, camera_url: Any, language: str, tz: Any,
         ("deadline", f"{_fmt(r['deadline_at'], tz)} {light}"),
         ("time_left", format_time_left(r["deadline_at"], now, language)),
         ("address", html.escape(r["address"] or "—")),
+        # Typed by whoever reported the event: always escaped, never markup.
+        ("description", html.escape(r["description"] or "—")),
     ]
     table = "".join(f'<tr><td class="k">{t(k, language)}</td><td>{v}</td></tr>'
                     for k, v in rows)
@@ -163,7 +188,7 @@ def event_html(details: EventDetails, camera_url: Any, language: str, tz: Any,
     cams_block = (f'<div class="cc-cams">{cams}</div>' if cams
                   else f"<p>{t('no_cameras', language)}</p>")
     return (f'<div class="cc-side" data-event="{r["id"]}"><h3>{t("event_details", language)}'
-            f" · {html.escape(r['code'])}</h3><table>{table}</table>"
+            f" · {html.escape(r['code'])}</h3><table>{table}</table>{middle}"
             f"<h3>{t('nearest_cameras', language)}</h3>{cams_block}</div>")
 
 

@@ -6,18 +6,36 @@ with the server's secret (HMAC via Tornado's signed values), HttpOnly and SameSi
 expires after :data:`SESSION_DAYS`. It holds the user name, display name and role: the pages
 read it once when a session starts, so nothing about the user sits in module globals.
 
+Two checks beyond the signature:
+
+* **CSRF** on the login form (login CSRF: another site posting its own credentials so that the
+  victim works, unknowingly, in the attacker's account). ``GET /login`` sets ``cc_csrf``, a
+  random token signed with the server secret (HttpOnly, SameSite=Strict), and
+  puts the same token in a hidden field; ``POST /login`` is refused with 403 unless the field
+  equals the token in a validly signed cookie (double submit; the signature means a cookie
+  planted from a sibling host cannot pair with a token the attacker chose).
+* **The user still exists, is enabled and has the same role** whenever a request is
+  authorised (page loads and websocket opens, not every message): one indexed lookup by user
+  name, cached per user for :data:`USER_RECHECK_S` seconds. So disabling a user or changing
+  their role ends their access at their next page load, not when the 12-hour cookie expires.
+
 The login page is plain HTML with inline CSS: it must work on a closed network before any
 Panel resource is loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import json
+import secrets
+import threading
 import time
 from collections import deque
 from typing import Any
 
+import sqlalchemy as sa
 from bokeh.server.auth_provider import AuthProvider
 from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler, create_signed_value, decode_signed_value
@@ -25,6 +43,7 @@ from tornado.web import RequestHandler, create_signed_value, decode_signed_value
 from command_center.app.auth import UserInfo, authenticate, pages_for
 from command_center.app.i18n import LANG_COOKIE, normalize, other, t
 from gis.db import session_scope
+from gis.models import AppUser
 from gis.scrub import scrub
 
 SESSION_COOKIE = "cc_session"
@@ -32,12 +51,22 @@ SESSION_DAYS = 0.5  # one duty shift
 LOGIN_URL, LOGOUT_URL = "/login", "/logout"
 # Failed logins per client address per minute before the form refuses to check passwords.
 MAX_FAILURES_PER_MIN = 10
+CSRF_COOKIE, CSRF_FIELD = "cc_csrf", "csrf"
+CSRF_DAYS = 1.0  # a login form left open overnight must be reloaded
+# How long a user's "exists, enabled, same role" verdict is reused before the database is
+# asked again. Page loads are rare (a few per user per hour); the cache only absorbs the page
+# request and its websocket arriving together.
+USER_RECHECK_S = 5.0
+CSRF_FAILED = {"zh": "表单已过期，请重新登录 / The form expired, please log in again",
+               "en": "The form expired, please log in again / 表单已过期，请重新登录"}
 
 
 def encode_session(secret: str, user: UserInfo) -> str:
     """The signed cookie value for ``user``."""
-    payload = json.dumps({"u": user.username, "n": user.display_name, "r": user.role},
-                         ensure_ascii=False)
+    data = {"u": user.username, "n": user.display_name, "r": user.role}
+    if user.department:  # department users: the department they act for
+        data.update(d=user.department, dn=user.department_name or user.department)
+    payload = json.dumps(data, ensure_ascii=False)
     return create_signed_value(secret, SESSION_COOKIE, payload).decode("ascii")
 
 
@@ -50,7 +79,8 @@ def decode_session(secret: str, value: str | bytes | None) -> UserInfo | None:
         return None
     try:
         data = json.loads(raw)
-        return UserInfo(str(data["u"]), str(data["n"]), str(data["r"]))
+        return UserInfo(str(data["u"]), str(data["n"]), str(data["r"]),
+                        data.get("d"), data.get("dn"))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -91,13 +121,15 @@ button {{ width:100%; margin-top:22px; padding:10px; border:0; border-radius:4px
 <label for="password">{password_label}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <input type="hidden" name="next" value="{next}"><input type="hidden" name="lang" value="{lang}">
+<input type="hidden" name="csrf" value="{csrf}">
 <button type="submit">{login}</button>
 </form></body></html>
 """
 
 
-def render_login(language: str, next_url: str = "", error: str = "") -> str:
-    """The login page in ``language`` (Chinese unless ``en``)."""
+def render_login(language: str, next_url: str = "", error: str = "", csrf: str = "") -> str:
+    """The login page in ``language`` (Chinese unless ``en``), carrying the form's ``csrf``
+    token."""
     lang = normalize(language)
     query = f"?lang={other(lang)}" + (f"&next={html.escape(next_url)}" if next_url else "")
     return _PAGE.format(
@@ -105,6 +137,7 @@ def render_login(language: str, next_url: str = "", error: str = "") -> str:
         login=t("login", lang), username_label=t("username", lang),
         password_label=t("password", lang), action=LOGIN_URL, next=html.escape(next_url),
         lang=lang, switch=t("language", lang), switch_href=LOGIN_URL + query,
+        csrf=html.escape(csrf),
         error=f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "")
 
 
@@ -113,6 +146,7 @@ class LoginHandler(RequestHandler):
 
     app: Any = None  # the server's AppContext, set on the subclass the provider builds
     failures: dict[str, deque[float]] = {}  # noqa: RUF012 - per server, keyed by address
+    app_users: UserCheck  # the provider's cache, set on the same subclass
 
     def _language(self) -> str:
         return normalize(self.get_argument("lang", None) or self.get_cookie(LANG_COOKIE)
@@ -120,7 +154,26 @@ class LoginHandler(RequestHandler):
 
     def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
-        self.write(render_login(self._language(), self.get_argument("next", "")))
+        self.write(render_login(self._language(), self.get_argument("next", ""),
+                                csrf=self._new_csrf()))
+
+    def _new_csrf(self) -> str:
+        """A fresh form token, also set as the signed ``cc_csrf`` cookie."""
+        token = secrets.token_urlsafe(24)
+        self.set_cookie(CSRF_COOKIE, create_signed_value(self.app.cookie_secret, CSRF_COOKIE,
+                                                         token).decode("ascii"),
+                        httponly=True, samesite="Strict",
+                        expires_days=CSRF_DAYS)
+        return token
+
+    def _csrf_ok(self) -> bool:
+        sent = self.get_body_argument(CSRF_FIELD, "")
+        signed = self.get_cookie(CSRF_COOKIE)
+        expected = decode_signed_value(self.app.cookie_secret, CSRF_COOKIE, signed,
+                                       max_age_days=CSRF_DAYS) if signed else None
+        # Compare digests: constant time whatever the lengths.
+        return bool(sent and expected) and hmac.compare_digest(
+            hashlib.sha256(sent.encode()).digest(), hashlib.sha256(expected).digest())
 
     def _throttled(self, address: str) -> bool:
         window = self.failures.setdefault(address, deque())
@@ -134,16 +187,25 @@ class LoginHandler(RequestHandler):
         password = self.get_argument("password", "")
         next_url = self.get_argument("next", "")
         address = self.request.remote_ip or "?"
+        self.set_header("Cache-Control", "no-store")
+        if not self._csrf_ok():
+            # Before the password check: a forged post learns nothing and costs no scrypt.
+            self.set_status(403)
+            self.write(render_login(lang, next_url, CSRF_FAILED[lang], self._new_csrf()))
+            return
         if self._throttled(address):
             self.set_status(429)
-            self.write(render_login(lang, next_url, t("login_throttled", lang)))
+            self.write(render_login(lang, next_url, t("login_throttled", lang),
+                                    self._new_csrf()))
             return
         user = await IOLoop.current().run_in_executor(None, self._check, username, password)
         if user is None:
             self.failures[address].append(time.monotonic())
             self.set_status(401)
-            self.write(render_login(lang, next_url, t("login_failed", lang)))
+            self.write(render_login(lang, next_url, t("login_failed", lang), self._new_csrf()))
             return
+        self.app_users.forget(user.username)  # a fresh login is checked afresh
+        self.clear_cookie(CSRF_COOKIE)  # one token, one login
         self.set_cookie(SESSION_COOKIE, encode_session(self.app.cookie_secret, user),
                         httponly=True, samesite="Lax", expires_days=SESSION_DAYS)
         self.set_cookie(LANG_COOKIE, lang, samesite="Lax")
@@ -176,11 +238,62 @@ class HomeHandler(RequestHandler):
         self.redirect(safe_next(None, user) if user else LOGIN_URL)
 
 
+class UserCheck:
+    """Whether a session cookie's user still exists, is enabled and has the cookie's role.
+
+    One indexed lookup per user name at most every :data:`USER_RECHECK_S` seconds. When the
+    database cannot be asked, the last verdict stands (a user who was fine a moment ago is
+    not thrown out by a database restart), and a user never checked is let in on the cookie
+    alone: the pages cannot show anything without the database anyway.
+    """
+
+    def __init__(self, engine: Any, log: Any = None) -> None:
+        self.engine, self.log = engine, log
+        self._lock = threading.Lock()
+        self._verdicts: dict[str, tuple[float, tuple[bool, str]]] = {}
+        self.lookups = 0  # database round trips (tests check the cache with it)
+
+    def allows(self, user: UserInfo) -> bool:
+        """Whether ``user`` (from a valid cookie) may still be let in."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._verdicts.get(user.username)
+        if cached is None or now - cached[0] >= USER_RECHECK_S:
+            found = self._lookup(user.username)
+            if found is not None:
+                cached = (now, found)
+                with self._lock:
+                    self._verdicts[user.username] = cached
+        if cached is None:  # never checked and the database did not answer
+            return True
+        enabled, role = cached[1]
+        return enabled and role == user.role
+
+    def forget(self, username: str) -> None:
+        """Drop the cached verdict (after a fresh login)."""
+        with self._lock:
+            self._verdicts.pop(username, None)
+
+    def _lookup(self, username: str) -> tuple[bool, str] | None:
+        self.lookups += 1
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(AppUser.disabled, AppUser.role)
+                                   .where(AppUser.username == username)).first()
+        except Exception as exc:
+            if self.log is not None:
+                self.log.warning("user check: %s", scrub(exc))
+            return None
+        return (False, "") if row is None else (not row.disabled, str(row.role))
+
+
 class SessionAuthProvider(AuthProvider):
     """Bokeh auth provider backed by :class:`LoginHandler` and the signed session cookie."""
 
     def __init__(self, app: Any) -> None:
-        self._login = type("BoundLoginHandler", (LoginHandler,), {"app": app, "failures": {}})
+        self.users = UserCheck(app.engine, getattr(app, "log", None))
+        self._login = type("BoundLoginHandler", (LoginHandler,),
+                           {"app": app, "failures": {}, "app_users": self.users})
         self._app = app
         super().__init__()
 
@@ -188,7 +301,9 @@ class SessionAuthProvider(AuthProvider):
     def get_user(self) -> Any:
         def _user(handler: RequestHandler) -> str | None:
             user = decode_session(self._app.cookie_secret, handler.get_cookie(SESSION_COOKIE))
-            return user.username if user else None
+            if user is None or not self.users.allows(user):
+                return None
+            return user.username
         return _user
 
     @property

@@ -23,7 +23,13 @@ import panel as pn
 import sqlalchemy as sa
 
 from command_center.app.context import AppContext, session_arg, start_session, subscribe_live
-from command_center.app.event_panel import LIGHT_COLORS, PANEL_CSS, camera_tile, load_event
+from command_center.app.event_panel import (
+    LIGHT_COLORS,
+    PANEL_CSS,
+    camera_tile,
+    load_event,
+    warm_cameras,
+)
 from command_center.app.figures import add_glyph, add_layer, find_layer, map_figure, urban_bbox
 from command_center.app.i18n import t
 from command_center.app.layout import DARK_BG, chrome, guard, message_page
@@ -91,8 +97,12 @@ class WallView:
 
     def __init__(self, app: AppContext, state: SessionState, *, kiosk: bool = False,
                  group: str | None = None, tour_s: float | None = None,
-                 camera: str | None = None, heat: str = "24h") -> None:
+                 camera: str | None = None, heat: str = "24h",
+                 width: int | None = None) -> None:
         self.app, self.state, self.language = app, state, state.language
+        # The pixels the mosaic is shown across (``?w=``): a wall on a smaller screen asks the
+        # relay for a smaller mosaic, which is cheaper to compose, encode and send.
+        self.width = width
         self.kiosk, self.camera, self.tour_s = kiosk, camera, tour_s
         self.tz = ZoneInfo(app.settings.ui.timezone)
         self.groups = wall_groups(app.settings)
@@ -158,6 +168,8 @@ class WallView:
     def _wall_url(self, group: str) -> str:
         if self.app.wall_url is None:
             raise RuntimeError("no relay configured")
+        if self.width:
+            return self.app.wall_url(group, width=self.width)
         return self.app.wall_url(group)
 
     def _top_html(self) -> str:
@@ -241,6 +253,7 @@ class WallView:
         r = details.row
         cat = CATEGORY_BY_CODE.get(r["category_code"])
         name = (cat.en if lang == "en" else cat.zh) if cat else r["category_code"]
+        warm_cameras(self.app.camera_url, details.cameras)  # the relay opens them meanwhile
         cams = "".join(camera_tile(c, self.app.camera_url, lang) for c in details.cameras)
         body = (f'<div class="cc-cams">{cams}</div>' if cams
                 else f'<p>{t("no_cameras", lang)}</p>')
@@ -316,6 +329,14 @@ def _float(value: str | None) -> float | None:
     return number if number and number >= 5 else None  # faster than 5 s is not a tour
 
 
+def _width(value: str | None) -> int | None:
+    try:
+        width = int(value) if value else None
+    except ValueError:
+        return None
+    return width if width and 160 <= width <= 7680 else None
+
+
 def page(app: AppContext) -> pn.viewable.Viewable:
     """The wall page for the current session."""
     state = start_session(app)
@@ -326,7 +347,7 @@ def page(app: AppContext) -> pn.viewable.Viewable:
     try:
         view = WallView(app, state, kiosk=kiosk, group=session_arg("group"),
                         tour_s=_float(session_arg("tour")), camera=session_arg("camera"),
-                        heat=session_arg("heat") or "24h")
+                        heat=session_arg("heat") or "24h", width=_width(session_arg("w")))
     except sa.exc.OperationalError as exc:
         app.log.error("wall page: %s", scrub(exc))
         return message_page(state, "wall", "db_error")
