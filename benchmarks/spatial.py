@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,12 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow running from a checkout without install
     sys.path.insert(0, str(ROOT))
 
+from benchdb import migrated_database, start_cluster, stop_cluster  # noqa: E402
+
 from config.settings import load_settings  # noqa: E402
-from gis import migrate  # noqa: E402
 from gis.catalog import DEPARTMENTS, EVENT_CATEGORIES  # noqa: E402
-from gis.db import dispose_engines, get_engine  # noqa: E402
 from gis.district import load_district  # noqa: E402
-from gis.localdb import LocalCluster  # noqa: E402
 from gis.queries import assign_event_grids, explain_nearest, heat_bins, nearest_cameras  # noqa: E402
 from gis.queries import grids as grids_module  # noqa: E402
 from gis.queries import heat as heat_module  # noqa: E402
@@ -282,15 +278,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     cfg = QUICK if parser.parse_args().quick else FULL
-    base = Path(tempfile.mkdtemp(prefix="cc-bench-pg-"))
-    os.chmod(base, 0o755)  # the server user must be able to enter it when we are root
-    cluster = LocalCluster(base / "pg")
+    cluster = start_cluster("cc-bench-pg-")
     try:
-        cluster.init()
-        cluster.start()
-        cluster.ensure_database("bench")
-        engine = get_engine(cluster.url("bench"), statement_timeout_ms=0)
-        migrate.upgrade(engine)
+        engine = migrated_database(cluster)
         with Session(engine) as s:
             load_district(s, load_settings())
             seed_catalog(s)
@@ -313,11 +303,9 @@ def main() -> None:
         print(f"{cfg['events']:,} events in {ms(time.perf_counter() - t0)}", flush=True)
         bench_assign(engine, cfg["events"])
         bench_heat(engine, cfg["events"], cfg["heat_runs"])
-        bench_import(engine, cfg["import_rows"], base)
+        bench_import(engine, cfg["import_rows"], cluster.base.parent)
     finally:
-        dispose_engines()
-        cluster.destroy()
-        shutil.rmtree(base, ignore_errors=True)
+        stop_cluster(cluster)
     widths = [max(len(r[i]) for r in [*rows, ("benchmark", "ours", "baseline", "ratio",
                                               "target (2 cores)")]) for i in range(5)]
     header = ("benchmark", "ours", "baseline", "ratio", "target (2 cores)")

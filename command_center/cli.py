@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from command_center import (
+    cli_api,
     cli_audit,
     cli_cameras,
     cli_config,
@@ -22,6 +23,7 @@ from command_center import (
     cli_demo,
     cli_import,
     cli_relay,
+    cli_report,
     cli_serve,
     cli_up,
 )
@@ -61,7 +63,7 @@ app = typer.Typer(
 )
 
 for module in (cli_config, cli_db, cli_import, cli_demo, cli_cameras, cli_relay, cli_serve,
-               cli_up, cli_audit):
+               cli_up, cli_audit, cli_api, cli_report):
     module.register(app)
 
 

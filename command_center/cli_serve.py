@@ -42,6 +42,9 @@ def add(
     username: Annotated[str, typer.Argument(help="用户名 / user name.")],
     role: Annotated[str, typer.Option("--role", help=f"角色 / role: {', '.join(APP_ROLES)}.")],
     display_name: Annotated[str, typer.Option("--name", help="显示名 / display name.")] = "",
+    department: Annotated[str | None, typer.Option(
+        "--department", help="部门编码 / department code (role department only, e.g. cgj)."
+    )] = None,
 ) -> None:
     """Add a user; the password comes from CC_NEW_PASSWORD or a hidden prompt."""
     from command_center.app.auth import add_user, check_new_user
@@ -49,12 +52,15 @@ def add(
 
     password = os.environ.get("CC_NEW_PASSWORD") or typer.prompt(
         "密码 / password", hide_input=True, confirmation_prompt=True)
-    check_new_user(username, password, role)  # before touching the database
+    # AuthError (a CommandCenterError) becomes "错误 / error: …" and exit 1 in the root group.
+    check_new_user(username, password, role, department)  # before touching the database
     settings = settings_or_exit()
     engine = engine_or_exit(settings)
     with session_scope(engine) as session:
-        user = add_user(session, username, password, role, display_name)
-    typer.echo(f"已添加用户 / user added: {user.username} ({user.role})")
+        user = add_user(session, username, password, role, display_name,
+                        department=department)
+    where = f", {user.department} {user.department_name}" if user.department else ""
+    typer.echo(f"已添加用户 / user added: {user.username} ({user.role}{where})")
 
 
 @users_app.command("list")
@@ -62,17 +68,20 @@ def list_cmd() -> None:
     """List users with their role and whether they are disabled (never a password)."""
     from command_center.app.auth import ROLE_LABELS, list_users
     from gis.db import session_scope
+    from gis.models import Department
 
     settings = settings_or_exit()
     engine = engine_or_exit(settings)
     table = Table(title="用户 / users")
-    for col in ("用户名 / user", "显示名 / name", "角色 / role", "停用 / disabled",
-                "创建 / created"):
+    for col in ("用户名 / user", "显示名 / name", "角色 / role", "部门 / department",
+                "停用 / disabled", "创建 / created"):
         table.add_column(col)
     with session_scope(engine) as session:
         for user in list_users(session):
             zh, en = ROLE_LABELS.get(user.role, (user.role, user.role))
+            dept = session.get(Department, user.department_id) if user.department_id else None
             table.add_row(user.username, user.display_name, f"{zh} / {en}",
+                          f"{dept.code} {dept.name_zh}" if dept else "",
                           "是 / yes" if user.disabled else "", f"{user.created_at:%Y-%m-%d}")
     Console().print(table)
 

@@ -7,6 +7,8 @@
    cameras plays a picture while only K encoders exist (they encode only while watched);
 2. the relay (``command-center relay``) and the app (``command-center serve``) as child
    processes sharing a fresh signing key, so the app's signed URLs open on the relay;
+3. the intake API (``command-center api serve``, Open311, which also runs the supervision
+   sweep), with the demo API key of the 12345 hotline ensured and printed;
 
 then waits. Ctrl-C or SIGTERM stops the children by PID (SIGTERM, then SIGKILL after a grace
 period) and the simulator; a child that dies takes the stack down with a clear message rather
@@ -154,6 +156,15 @@ class Stack:
         self._wait_ready("relay", f"http://{relay_cfg.host}:{relay_cfg.port}/health")
         self._spawn("app", [*_cli(), "serve"])
         self._wait_ready("app", f"http://{app_cfg.host}:{app_cfg.port}/login")
+        # The intake API (Open311) also runs the periodic supervision sweep.
+        from command_center.api.keys import ensure_demo_client
+
+        client, key = ensure_demo_client(engine)
+        api_cfg = self.settings.api
+        self._spawn("api", [*_cli(), "api", "serve"])
+        self._wait_ready("api", f"http://{api_cfg.host}:{api_cfg.port}/open311/v2/health")
+        say(f"事件受理接口 / intake API: http://{api_cfg.host}:{api_cfg.port}/open311/v2/  "
+            f"演示密钥 / demo api_key ({client}): {key or '（已更改 / changed)'}")
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = self.log_dir / f"{name}.log"

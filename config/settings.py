@@ -202,6 +202,12 @@ class RelaySettings(StrictModel):
         12, description="Most reopen attempts per camera per minute.")
     linger_s: Annotated[float, Field(ge=0, le=3600)] = Field(
         10.0, description="Decoding continues this long after the last viewer leaves.")
+    warm_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        5.0, description="How long a warm-up (the app selected an event, its cameras are about "
+        "to be shown) keeps a camera's sub stream decoding before a viewer arrives; 0 turns "
+        "warm-ups off.")
+    warm_max_cameras: Annotated[int, Field(ge=1, le=64)] = Field(
+        8, description="Most cameras one warm-up request may start.")
     probe_interval_s: Annotated[float, Field(ge=5, le=86400)] = Field(
         60.0, description="How often an unwatched camera gets a cheap RTSP probe.")
     snapshot_wait_s: Annotated[float, Field(gt=0, le=60)] = Field(
@@ -234,6 +240,38 @@ class RelaySettings(StrictModel):
         return self
 
 
+class ApiSettings(StrictModel):
+    """The event intake API (Open311 GeoReport v2, ``command-center api serve``)."""
+
+    host: str = Field("127.0.0.1", description="Address the intake API binds to.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8700, description="Intake API port.")
+    max_body_bytes: Annotated[int, Field(ge=1024, le=10_485_760)] = Field(
+        65_536, description="Largest request body accepted; a larger one gets 413.")
+    description_max_chars: Annotated[int, Field(ge=1, le=2000)] = Field(
+        2000, description="Longest description (characters) an intake may carry.")
+    duplicate_radius_m: Annotated[float, Field(gt=0, le=1000)] = Field(
+        50.0, description="An open event of the same category this close (metres) is offered "
+        "as a duplicate.")
+    duplicate_window_h: Annotated[float, Field(gt=0, le=720)] = Field(
+        24.0, description="Only open events reported within this many hours are offered as "
+        "duplicates.")
+    sweep_interval_s: Annotated[float, Field(ge=0, le=86400)] = Field(
+        120.0, description="How often the API process runs the supervision sweep (overdue "
+        "events to supervision, reminders); 0 turns it off.")
+    batch_max: Annotated[int, Field(ge=1, le=5000)] = Field(
+        500, description="Most intakes written in one transaction (group commit); 1 means "
+        "one transaction per request.")
+    batch_linger_ms: Annotated[float, Field(ge=0, le=100)] = Field(
+        0.0, description="How long the writer waits for more intakes before a transaction; "
+        "0: take whatever queued up while the last transaction ran.")
+    read_requires_key: bool = Field(
+        True, description="GET requests.json needs an api_key too (events may hold personal "
+        "details); false makes reads public as in plain Open311.")
+    key_cache_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        30.0, description="How long a checked API key is remembered; a disabled key stops "
+        "working within this time.")
+
+
 def _url_has_password(url: str) -> bool:
     try:
         return bool(urlsplit(url).password)
@@ -260,6 +298,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     map: MapSettings = MapSettings()
     app: AppSettings = AppSettings()
+    api: ApiSettings = ApiSettings()
     home: Path = Field(PROJECT_ROOT, description="Project root; var/ and relative paths hang here.")
 
     @classmethod

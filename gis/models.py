@@ -259,6 +259,9 @@ class Event(Base):
             "reject_reason IS NULL OR reject_reason IN ('out_of_scope', 'duplicate', 'invalid')",
             name="event_reject_reason"),
         sa.Index("event_supervised_idx", "supervised", postgresql_where=sa.text("supervised")),
+        # 0008: merged duplicates point at the event they repeat (few rows: a partial index).
+        sa.Index("event_duplicate_of_idx", "duplicate_of",
+                 postgresql_where=sa.text("duplicate_of IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(48), unique=True)
@@ -290,7 +293,38 @@ class Event(Base):
     supervised_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     supervision_reason: Mapped[str | None] = mapped_column(sa.String(500))
     reject_reason: Mapped[str | None] = mapped_column(sa.String(24))
+    # 0008, the intake API (gis.loop.intake): where the report came from and what it repeats.
+    title: Mapped[str | None] = mapped_column(sa.String(120))
+    external_id: Mapped[str | None] = mapped_column(sa.String(64))
+    media_url: Mapped[str | None] = mapped_column(sa.String(500))
+    reporter_name: Mapped[str | None] = mapped_column(sa.String(64))
+    reporter_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    reporter_email: Mapped[str | None] = mapped_column(sa.String(254))
+    api_client_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("api_client.id", ondelete="SET NULL"))
+    duplicate_of: Mapped[int | None] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("event.id", ondelete="SET NULL"))
     __mapper_args__ = {"version_id_col": version}
+
+
+class ApiClient(Base):
+    """A system allowed to submit events (12345 platform, petition site …); only a key hash."""
+
+    __tablename__ = "api_client"
+    __table_args__ = (
+        sa.CheckConstraint("name ~ '^[A-Za-z0-9_.@-]{1,64}$'", name="api_client_name"),
+        sa.CheckConstraint("key_sha256 ~ '^[0-9a-f]{64}$'", name="api_client_key_sha256"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    channel: Mapped[str] = mapped_column(_choice("api_client_channel", EVENT_SOURCES))
+    key_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                    server_default=sa.func.now())
+
+    def __repr__(self) -> str:  # never the hash
+        return f"ApiClient(name={self.name!r}, channel={self.channel!r})"
 
 
 class EventLog(Base):

@@ -52,6 +52,9 @@ QUERY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+Role = Literal["staff", "duty_officer", "planner", "leader", "department", "admin"]
+
+
 class StrictSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -144,7 +147,7 @@ class LayerSpec(StrictSpec):
     geometry: Literal["point", "polygon"]  # lines: add a glyph kind in layers.build first
     style: Style = Style()
     popup: list[PopupField] = Field(default_factory=list)
-    roles: list[Literal["staff", "duty_officer", "planner", "leader", "admin"]] = Field(
+    roles: list[Role] = Field(
         default_factory=lambda: list(APP_ROLES), description="Roles that may see the layer.")
     visible: bool = Field(True, description="Shown when the map opens.")
     order: Annotated[int, Field(ge=0, le=1000)] = Field(

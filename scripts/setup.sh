@@ -42,8 +42,9 @@ major=$(pg_major)
 extra=()
 [ -f "/usr/share/postgresql/${major}/extension/postgis.control" ] || extra+=("postgresql-${major}-postgis-3")
 # Fonts for Chinese text (camera overlays, reports, screenshots); GStreamer's RTSP server, an
-# H.264 encoder and the system Python bindings for the camera simulator.
-for pkg in fonts-noto-cjk fonts-noto-mono python3-gi python3-numpy gir1.2-gst-rtsp-server-1.0 \
+# H.264 encoder and the system Python bindings for the camera simulator; Leaflet to inline into
+# report exports that open offline; wrk, the load generator of benchmarks/intake.py.
+for pkg in libjs-leaflet wrk fonts-noto-cjk fonts-noto-mono python3-gi python3-numpy gir1.2-gst-rtsp-server-1.0 \
            gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
            gstreamer1.0-x gstreamer1.0-tools chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || extra+=("$pkg")

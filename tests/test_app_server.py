@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ import sqlalchemy as sa
 from helpers import free_port
 from sqlalchemy.orm import Session
 
+from command_center.app import login
 from command_center.app.auth import UserInfo, add_user
-from command_center.app.context import AppContext
-from command_center.app.login import SESSION_COOKIE, encode_session
+from command_center.app.context import AppContext, WarmingCameraUrl
+from command_center.app.login import CSRF_COOKIE, SESSION_COOKIE, UserCheck, encode_session
 from command_center.app.pages.map import MapView
 from command_center.app.server import build_server, make_context
 from command_center.app.state import SessionState
@@ -77,9 +79,24 @@ def _request(port: int, method: str, path: str, body: dict | None = None,
     return response
 
 
+def _form(port: int) -> tuple[str, str]:
+    """The login form's CSRF cookie (``name=value``) and hidden token, as a browser gets them."""
+    page = _request(port, "GET", "/login")
+    cookie = next(c.split(";")[0] for c in page.headers.get_all("Set-Cookie")
+                  if c.startswith(CSRF_COOKIE + "="))
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return cookie, token
+
+
 def _login(port: int, username: str, password: str, next_url: str = "/map"):
-    return _request(port, "POST", "/login",
-                    {"username": username, "password": password, "next": next_url})
+    cookie, token = _form(port)
+    return _request(port, "POST", "/login", {"username": username, "password": password,
+                                             "next": next_url, "csrf": token}, cookie=cookie)
+
+
+def _session_cookie(response: http.client.HTTPResponse) -> str:
+    return next(c.split(";")[0] for c in response.headers.get_all("Set-Cookie")
+                if c.startswith(SESSION_COOKIE + "="))
 
 
 def test_root_redirects_to_the_login_page(server):
@@ -107,8 +124,7 @@ def test_a_wrong_password_is_refused(server):
 def test_the_right_password_reaches_the_map(server):
     response = _login(server, "duty", PASSWORD)
     assert response.status == 302 and response.getheader("Location") == "/map"
-    cookie = response.getheader("Set-Cookie").split(";")[0]
-    assert cookie.startswith(SESSION_COOKIE + "=")
+    cookie = _session_cookie(response)
     page = _request(server, "GET", "/map", cookie=cookie)
     assert page.status == 200 and "bokeh" in page.text.lower()
     assert _request(server, "GET", "/", cookie=cookie).getheader("Location") == "/wall"
@@ -120,8 +136,64 @@ def test_a_forged_cookie_is_not_a_login(server):
     assert response.status == 302
 
 
+def test_login_posts_without_the_form_token_are_refused(server):
+    """Login CSRF: another site's form posting our login must not log the browser in."""
+    bare = {"username": "duty", "password": PASSWORD, "next": "/map"}
+    cookie, token = _form(server)
+    other_cookie, other_token = _form(server)
+    forged = encode_session("another-secret-" * 3, UserInfo("x", "x", "x"))  # wrong signature
+    refused = [
+        _request(server, "POST", "/login", bare),  # no token, no cookie
+        _request(server, "POST", "/login", bare, cookie=cookie),  # cookie, no token
+        _request(server, "POST", "/login", {**bare, "csrf": token}),  # token, no cookie
+        _request(server, "POST", "/login", {**bare, "csrf": other_token}, cookie=cookie),
+        _request(server, "POST", "/login", {**bare, "csrf": token},
+                 cookie=f"{CSRF_COOKIE}={forged}"),
+    ]
+    for response in refused:
+        assert response.status == 403, response.status
+        assert "表单已过期" in response.text
+        assert SESSION_COOKIE not in (response.getheader("Set-Cookie") or "")
+    ok = _request(server, "POST", "/login", {**bare, "csrf": other_token}, cookie=other_cookie)
+    assert ok.status == 302 and ok.getheader("Location") == "/map"
+
+
+def test_a_disabled_user_loses_access_at_the_next_page_load(server, demo, monkeypatch):
+    with Session(demo) as session:
+        add_user(session, "zhou.min", PASSWORD, "duty_officer")
+        session.commit()
+    cookie = _session_cookie(_login(server, "zhou.min", PASSWORD))
+    assert _request(server, "GET", "/map", cookie=cookie).status == 200
+    monkeypatch.setattr(login, "USER_RECHECK_S", 0.0)  # no waiting out the cache here
+    with demo.begin() as conn:
+        conn.execute(sa.text("UPDATE app_user SET disabled = true WHERE username = 'zhou.min'"))
+    response = _request(server, "GET", "/map", cookie=cookie)
+    assert response.status == 302 and "/login" in response.getheader("Location")
+    # Enabled again but with another role: the old cookie's role is stale, log in again.
+    with demo.begin() as conn:
+        conn.execute(sa.text("UPDATE app_user SET disabled = false, role = 'planner' "
+                             "WHERE username = 'zhou.min'"))
+    assert _request(server, "GET", "/map", cookie=cookie).status == 302
+    fresh = _session_cookie(_login(server, "zhou.min", PASSWORD))
+    assert _request(server, "GET", "/map", cookie=fresh).status == 200
+    with demo.begin() as conn:
+        conn.execute(sa.text("DELETE FROM app_user WHERE username = 'zhou.min'"))
+    assert _request(server, "GET", "/map", cookie=fresh).status == 302
+
+
+def test_user_checks_are_cached_per_user(demo, monkeypatch):
+    checks = UserCheck(demo)
+    duty = UserInfo("duty", "值班员甲", "duty_officer")
+    assert checks.allows(duty) and checks.allows(duty)
+    assert checks.lookups == 1, "the second page load within the TTL must not ask again"
+    assert not checks.allows(UserInfo("duty", "值班员甲", "admin")), "role mismatch"
+    assert not checks.allows(UserInfo("ghost", "x", "admin"))
+    monkeypatch.setattr(login, "USER_RECHECK_S", 0.0)
+    assert checks.allows(duty) and checks.lookups == 3
+
+
 def test_offline_resources_come_from_our_server(server):
-    cookie = _login(server, "duty", PASSWORD).getheader("Set-Cookie").split(";")[0]
+    cookie = _session_cookie(_login(server, "duty", PASSWORD))
     page = _request(server, "GET", "/map", cookie=cookie).text
     assert "cdn.bokeh.org" not in page and "cdn.holoviz.org" not in page
     assert "fonts.googleapis" not in page and "unpkg.com" not in page
@@ -188,6 +260,23 @@ def test_clicking_an_event_shows_details_and_signed_camera_streams(app):
     assert "/mjpeg/" in html and "token=" in html and "/main" in html
     assert "rtsp://" not in html
     assert view.state.selected_event == event_id
+
+
+def test_selecting_an_event_warms_its_cameras_before_the_browser_asks(app):
+    assert callable(getattr(app.camera_url, "warm", None)), "the server's URL maker can warm"
+    warmed: list[list[str]] = []
+    view = _view(AppContext(**{**app.__dict__, "camera_url": WarmingCameraUrl(
+        app.camera_url.make, warmed.append)}), "duty_officer")
+    with Session(app.engine) as session:
+        event_id = session.execute(sa.text(
+            "SELECT e.id FROM event e WHERE EXISTS (SELECT 1 FROM camera c WHERE "
+            "c.health_status NOT IN ('offline', 'unauthorized') AND "
+            "ST_DWithin(c.geom::geography, e.geom::geography, 300)) "
+            "ORDER BY e.id LIMIT 1")).scalar_one()
+    view.show_event(event_id)
+    assert len(warmed) == 1 and warmed[0], "one warm-up with the panel's cameras"
+    for code in warmed[0]:
+        assert f'data-camera="{code}"' in view.side.object
 
 
 def test_a_dead_relay_url_maker_still_renders_the_panel(app):

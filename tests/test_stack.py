@@ -27,9 +27,9 @@ def seeded(engine, settings):
 @pytest.mark.slow
 def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
     url = seeded.url.render_as_string(hide_password=False).replace("+psycopg", "")
-    relay_port, app_port = free_port(), free_port()
+    relay_port, app_port, api_port = free_port(), free_port(), free_port()
     env = {**os.environ, "CC_DATABASE_URL": url, "CC_RELAY__PORT": str(relay_port),
-           "CC_APP__PORT": str(app_port)}
+           "CC_APP__PORT": str(app_port), "CC_API__PORT": str(api_port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "command_center.cli", "up", "--simulate", "2",
          "--log-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
@@ -55,6 +55,10 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
             health = json.loads(resp.read())
         body = json.dumps(health)
         assert "rtsp://" not in body
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{api_port}/open311/v2/services.json") as resp:
+            services = json.loads(resp.read())
+        assert any(s["service_name"] for s in services), "the intake API lists categories"
         with seeded.connect() as conn:
             ports = {row[0] for row in conn.execute(sa.text(
                 "SELECT DISTINCT substring(main_url from ':(\\d+)/') FROM camera"))}
@@ -63,6 +67,6 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     assert proc.returncode == 0, "".join(output)
-    for port in (relay_port, app_port):
+    for port in (relay_port, app_port, api_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served"

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gis.errors import CommandCenterError
-from gis.models import APP_ROLES, AppUser
+from gis.models import APP_ROLES, AppUser, Department
 
 # scrypt cost: 2**14 * 8 * 128 B = 16 MiB and ~50 ms per hash on one core: slow enough for an
 # attacker with a stolen table, fast enough for a login form.
@@ -35,15 +35,16 @@ ROLE_LABELS: dict[str, tuple[str, str]] = {
     "planner": ("规划人员", "planner"),
     "leader": ("领导", "leader"),
     "admin": ("管理员", "administrator"),
+    "department": ("职能部门", "department"),
 }
 
 # Pages in navigation order; each role sees a subset. The first allowed page is its home.
-PAGES = ("wall", "map", "events", "planning")
+PAGES = ("wall", "map", "events", "planning", "reports")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "staff": ("map", "events"),
     "duty_officer": ("wall", "map", "events"),
-    "planner": ("map", "planning"),
-    "leader": ("wall", "map", "events", "planning"),
+    "planner": ("map", "planning", "reports"),
+    "leader": ("wall", "map", "events", "planning", "reports"),
     "department": ("map", "events"),
     "admin": PAGES,
 }
@@ -62,6 +63,10 @@ class UserInfo:
     username: str
     display_name: str
     role: str
+    # Role ``department`` only: the code (``cgj``) and name of the department the user works
+    # for; the closed loop lets such a user start and finish only that department's events.
+    department: str | None = None
+    department_name: str | None = None
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -124,14 +129,27 @@ def authenticate(session: Session, username: str, password: str) -> UserInfo | N
         return None
     if not verify_password(password, user.password_hash) or user.disabled:
         return None
-    return UserInfo(user.username, user.display_name or user.username, user.role)
+    dept = session.get(Department, user.department_id) if user.department_id else None
+    return UserInfo(user.username, user.display_name or user.username, user.role,
+                    dept.code if dept else None, dept.name_zh if dept else None)
 
 
-def check_new_user(username: str, password: str, role: str) -> None:
-    """Raise :class:`AuthError` (in Chinese and English) when the values cannot be stored."""
+def check_new_user(username: str, password: str, role: str,
+                   department: str | None = None) -> None:
+    """Raise :class:`AuthError` (in Chinese and English) when the values cannot be stored.
+
+    A ``department`` user must name the department (its code) it works for; nobody else may.
+    Whether the code exists is checked by :func:`add_user` (it needs the database).
+    """
     if role not in APP_ROLES:
         raise AuthError(f"未知角色：{role}（可选 {', '.join(APP_ROLES)}）",
                         f"unknown role: {role} (one of {', '.join(APP_ROLES)})")
+    if role == "department" and not department:
+        raise AuthError("职能部门用户须指定所属部门（--department 部门编码）",
+                        "a department user needs a department (--department CODE)")
+    if role != "department" and department:
+        raise AuthError(f"只有职能部门用户（department）才能指定部门，角色 {role} 不能",
+                        f"only department users carry a department, not role {role}")
     if not username or len(username) > 64 or not all(
             ch.isascii() and (ch.isalnum() or ch in "_.@-") for ch in username):
         raise AuthError("用户名只能包含字母、数字和 _ . @ -（最长 64 位）",
@@ -142,17 +160,41 @@ def check_new_user(username: str, password: str, role: str) -> None:
 
 
 def add_user(session: Session, username: str, password: str, role: str,
-             display_name: str = "") -> UserInfo:
-    """Create a user (the caller commits); :class:`AuthError` if the name is taken."""
-    check_new_user(username, password, role)
+             display_name: str = "", *, department: str | None = None) -> UserInfo:
+    """Create a user (the caller commits).
+
+    Parameters
+    ----------
+    department
+        The department code (``cgj`` …) of a ``department`` user; required for that role and
+        refused for every other.
+
+    Raises
+    ------
+    AuthError
+        The name is taken or invalid, the password too short, the role unknown, or the
+        department missing, unexpected or unknown.
+    """
+    check_new_user(username, password, role, department)
     taken = session.scalar(sa.select(sa.func.count()).select_from(AppUser)
                            .where(AppUser.username == username))
     if taken:
         raise AuthError(f"用户名已存在：{username}", f"user name already taken: {username}")
+    dept = None
+    if department:
+        dept = session.scalars(sa.select(Department).where(Department.code == department)
+                               ).first()
+        if dept is None:
+            known = session.scalars(sa.select(Department.code).order_by(Department.code)).all()
+            raise AuthError(f"未知部门：{department}（可选 {', '.join(known) or '无'}）",
+                            f"unknown department: {department} "
+                            f"(one of {', '.join(known) or 'none yet'})")
     session.add(AppUser(username=username, display_name=display_name or username,
-                        password_hash=hash_password(password), role=role))
+                        password_hash=hash_password(password), role=role,
+                        department_id=dept.id if dept else None))
     session.flush()
-    return UserInfo(username, display_name or username, role)
+    return UserInfo(username, display_name or username, role,
+                    dept.code if dept else None, dept.name_zh if dept else None)
 
 
 def set_password(session: Session, username: str, password: str) -> None:
@@ -160,7 +202,9 @@ def set_password(session: Session, username: str, password: str) -> None:
     user = session.scalars(sa.select(AppUser).where(AppUser.username == username)).first()
     if user is None:
         raise AuthError(f"没有用户：{username}", f"no such user: {username}")
-    check_new_user(username, password, user.role)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"密码至少 {MIN_PASSWORD_LENGTH} 位",
+                        f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
 
 
@@ -172,6 +216,9 @@ def list_users(session: Session) -> list[AppUser]:
 # The demo login `command-center demo seed` creates: a documented, public password, for the
 # demo district only. Disable or replace it before real data arrives.
 DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-shizhong-2024"
+# A demo handler of the urban management bureau (城管局), same public password, so the demo can
+# show a department user's view: its events, its reminders, start and finish.
+DEMO_DEPARTMENT_USER, DEMO_DEPARTMENT = "demo.cgj", "cgj"
 
 
 def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
@@ -179,6 +226,8 @@ def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
 
     The password is :data:`DEMO_PASSWORD`, documented in the README: it is a demo. An existing
     ``demo`` user is left alone; if its password was changed, the returned password is empty.
+    When the department ``cgj`` exists, the department user :data:`DEMO_DEPARTMENT_USER` (same
+    password) is created too, when missing.
 
     Examples
     --------
@@ -186,6 +235,7 @@ def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
     ('demo', 'demo-shizhong-2024')
     """
     with Session(engine) as session:
+        _ensure_demo_department_user(session)
         user = session.scalars(sa.select(AppUser).where(AppUser.username == DEMO_USERNAME)
                                ).first()
         if user is None:
@@ -194,3 +244,14 @@ def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
             return DEMO_USERNAME, DEMO_PASSWORD
         still = verify_password(DEMO_PASSWORD, user.password_hash)
         return DEMO_USERNAME, DEMO_PASSWORD if still else ""
+
+
+def _ensure_demo_department_user(session: Session) -> None:
+    exists = session.scalar(sa.select(sa.func.count()).select_from(AppUser)
+                            .where(AppUser.username == DEMO_DEPARTMENT_USER))
+    has_dept = session.scalar(sa.select(sa.func.count()).select_from(Department)
+                              .where(Department.code == DEMO_DEPARTMENT))
+    if not exists and has_dept:
+        add_user(session, DEMO_DEPARTMENT_USER, DEMO_PASSWORD, "department", "城管局演示处置员",
+                 department=DEMO_DEPARTMENT)
+        session.commit()

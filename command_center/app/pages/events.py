@@ -1,9 +1,12 @@
-"""事件 The events page: filters, a table with Chinese labels, details with the timeline.
+"""事件 The events page: filters, the table, the actions, the timeline, the board.
 
-Filters: status, three-light state, category, source channel, street and period. The table
-shows the newest :data:`MAX_ROWS` matching events (the count of all matches beside it);
-clicking a row shows the event's details and nearest cameras (the map's side panel) and its
-timeline from ``event_log``. The workflow actions arrive with the event-loop issue.
+Filters: status, three-light state, category, source channel, street, department and period
+(a department user starts filtered to their own department). The table shows the newest
+:data:`MAX_ROWS` matching events (the count of all matches beside it); clicking a row shows the
+actions the user may take on it (:mod:`command_center.app.loop_ui`), its details and nearest
+cameras (the map's side panel) and its timeline from ``event_log``
+(:mod:`command_center.app.timeline`). Further tabs: the 三灯一牌 board, the supervision list
+(leaders, duty officers) and a department's reminders (:mod:`command_center.app.board_view`).
 
 The light filter reuses the ``open_events`` query of :mod:`layers.build` (one rule for
 every page); the displayed light of each row comes from :func:`layers.build.three_light`.
@@ -12,7 +15,6 @@ every page); the displayed light of each row comes from :func:`layers.build.thre
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,11 +23,14 @@ import sqlalchemy as sa
 from bokeh.models import ColumnDataSource, DataTable, HTMLTemplateFormatter, TableColumn
 from sqlalchemy.orm import Session
 
+from command_center.app.board_view import LoopViews
 from command_center.app.context import AppContext, start_session, subscribe_live
 from command_center.app.event_panel import LIGHT_COLORS, PANEL_CSS, event_html, load_event
 from command_center.app.i18n import t
 from command_center.app.layout import PANEL_BG, chrome, guard, message_page
+from command_center.app.loop_ui import panel_for
 from command_center.app.state import SessionState
+from command_center.app.timeline import TIMELINE_CSS, timeline, timeline_html
 from gis.catalog import (
     EVENT_CATEGORIES,
     EVENT_PRIORITY_LABELS,
@@ -43,11 +48,7 @@ MAX_ROWS = 500
 PERIODS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7),
            "30d": dt.timedelta(days=30), "365d": dt.timedelta(days=365), "all": None}
 LIGHTS = ("red", "yellow", "green", "none")
-ACTION_LABELS = {"report": ("上报", "reported"), "accept": ("受理", "accepted"),
-                 "dispatch": ("派遣", "dispatched"), "handle": ("处置", "handled"),
-                 "verify": ("核查", "verified"), "close": ("结案", "closed"),
-                 "reject": ("不予受理", "rejected"), "return": ("退回", "returned"),
-                 "comment": ("备注", "comment")}
+__all__ = ["EventFilters", "EventsView", "page", "query_events", "timeline", "timeline_html"]
 
 # SlickGrid's default light rows, made dark (the table lives in the page's shadow DOM).
 TABLE_CSS = """
@@ -58,18 +59,16 @@ TABLE_CSS = """
 .slick-header-column { background:#13223a !important; color:#9fb3cf !important; }
 """
 
-TIMELINE_CSS = """
-.cc-tl { list-style:none; margin:6px 0; padding:0 0 0 14px; border-left:2px solid #22385a; }
-.cc-tl li { margin:0 0 8px; position:relative; }
-.cc-tl li:before { content:""; position:absolute; left:-20px; top:5px; width:10px;
-  height:10px; border-radius:50%; background:#1f6feb; }
-.cc-tl .m { color:#9fb3cf; font-size:12px; }
+TABS_CSS = """
+.bk-header { background:#13223a; }
+.bk-tab { color:#9fb3cf; padding:6px 14px; font-size:14px; }
+.bk-tab.bk-active { background:#1f6feb; color:#ffffff; border-color:#1f6feb; }
 """
 
 _LIST_SQL = """
 SELECT e.id, e.code, e.category_code, e.source_channel, e.status, e.priority, e.address,
        e.reported_at, e.accepted_at, e.deadline_at, g.code AS grid_code,
-       s.name_zh AS street_name, d.name_zh AS department
+       s.name_zh AS street_name, d.name_zh AS department, d.name_en AS department_en
 FROM event e
 LEFT JOIN grid g ON g.id = e.grid_id
 LEFT JOIN community c ON c.id = g.community_id
@@ -87,9 +86,10 @@ class EventFilters:
     """The filter values of one session (empty string = no filter)."""
 
     def __init__(self, status: str = "", light: str = "", category: str = "", source: str = "",
-                 street: str = "", period: str = "30d") -> None:
+                 street: str = "", period: str = "30d", department: str = "") -> None:
         self.status, self.light, self.category = status, light, category
         self.source, self.street, self.period = source, street, period
+        self.department = department
 
     def sql(self, now: dt.datetime) -> tuple[str, dict[str, Any]]:
         """The WHERE condition and its parameters."""
@@ -104,6 +104,9 @@ class EventFilters:
         if self.street:
             parts.append("s.code = :street")
             params["street"] = self.street
+        if self.department:
+            parts.append("d.code = :department")
+            params["department"] = self.department
         if self.light:
             # Only open events have a light; the rule is the map's open_events query.
             parts.append("e.id IN (SELECT id FROM ({}) q WHERE light = :light)".format(
@@ -129,41 +132,22 @@ def query_events(session: Session, filters: EventFilters, *, limit: int = MAX_RO
     return rows, int(total)
 
 
-def timeline(session: Session, event_id: int) -> list[dict[str, Any]]:
-    """The event's log entries, oldest first."""
-    return [dict(r) for r in session.execute(sa.text(
-        "SELECT at, actor, action, from_status, to_status, note FROM event_log "
-        "WHERE event_id = :id ORDER BY at, id"), {"id": event_id}).mappings()]
-
-
-def timeline_html(entries: list[dict[str, Any]], language: str, tz: Any) -> str:
-    """The timeline as a vertical list."""
-    if not entries:
-        return f"<p>{t('no_log', language)}</p>"
-    items = []
-    for e in entries:
-        action = ACTION_LABELS.get(e["action"])
-        name = (action[1] if language == "en" else action[0]) if action else e["action"]
-        move = (f" → {label(EVENT_STATUS_LABELS, e['to_status'], language)}"
-                if e["to_status"] else "")
-        note = f"<div>{html.escape(e['note'])}</div>" if e["note"] else ""
-        items.append(f'<li><b>{html.escape(name)}</b>{move}<div class="m">'
-                     f'{e["at"].astimezone(tz).strftime("%Y-%m-%d %H:%M")} · '
-                     f'{t("actor", language)} {html.escape(e["actor"])}</div>{note}</li>')
-    return f'<ul class="cc-tl">{"".join(items)}</ul>'
-
-
 class EventsView:
     """The events page of one session (built without a browser for tests)."""
 
     def __init__(self, app: AppContext, state: SessionState) -> None:
         self.app, self.state, self.language = app, state, state.language
         self.tz = ZoneInfo(app.settings.ui.timezone)
-        self.filters = EventFilters()
+        user = state.user
+        # A department user starts with their own department's events (and may widen it).
+        own = user.department if user and user.role == "department" and user.department else ""
+        self.filters = EventFilters(department=own or "")
         lang = self.language
         with session_scope(app.engine) as session:
             streets = session.execute(sa.text(
                 "SELECT code, name_zh FROM street ORDER BY code")).all()
+            depts = session.execute(sa.text(
+                "SELECT code, name_zh, name_en FROM department ORDER BY code")).all()
         self.widgets = {
             "status": pn.widgets.Select(label=t("status", lang),
                                         options=_choices(lang, EVENT_STATUS_LABELS)),
@@ -176,11 +160,14 @@ class EventsView:
                                         options=_choices(lang, EVENT_SOURCE_LABELS)),
             "street": pn.widgets.Select(label=t("street", lang), options={
                 t("all", lang): "", **{name: code for code, name in streets}}),
+            "department": pn.widgets.Select(label=t("department", lang), value=own, options={
+                t("all", lang): "", **{(en or zh) if lang == "en" else zh: code
+                                       for code, zh, en in depts}}),
             "period": pn.widgets.Select(label=t("period", lang), value="30d", options={
                 t("period_" + k, lang): k for k in PERIODS}),
         }
         for key, widget in self.widgets.items():
-            widget.width = 150
+            widget.width = 140
             widget.param.watch(lambda e, k=key: self.set_filter(k, e.new), "value")
         self.source = ColumnDataSource(self._columns([]), name="cc-events-table")
         self.table = DataTable(source=self.source, columns=self._table_columns(),
@@ -191,9 +178,12 @@ class EventsView:
         self.details = pn.pane.HTML(f'<div class="cc-side">{t("pick_event_hint", lang)}</div>',
                                     stylesheets=[PANEL_CSS, TIMELINE_CSS],
                                     sizing_mode="stretch_width")
+        self.actions = panel_for(app, state, on_change=self._after_action)
+        self.loop = LoopViews(app.engine, app.settings, user, lang, self.tz)
         self.rows: list[dict[str, Any]] = []
         self.total = 0
         self.reload()
+        self.loop.refresh()
 
     def _table_columns(self) -> list[TableColumn]:
         lang = self.language
@@ -203,8 +193,9 @@ class EventsView:
         spec = [("code", "code", 130, None), ("reported_at", "reported_at", 110, None),
                 ("category", "category", 90, None), ("source", "source", 90, None),
                 ("status", "status", 70, None), ("light", "light", 80, light),
-                ("priority", "priority", 60, None), ("street", "street", 80, None),
-                ("grid", "grid", 110, None), ("address", "address", 200, None)]
+                ("priority", "priority", 60, None), ("department", "department", 110, None),
+                ("street", "street", 80, None), ("grid", "grid", 110, None),
+                ("address", "address", 200, None)]
         return [TableColumn(field=field, title=t(key, lang), width=width,
                             **({"formatter": fmt} if fmt else {}))
                 for key, field, width, fmt in spec]
@@ -222,6 +213,8 @@ class EventsView:
             "light": [t("light_" + r["light"], lang) if r["light"] else "—" for r in rows],
             "light_color": [LIGHT_COLORS.get(r["light"], "transparent") for r in rows],
             "priority": [label(EVENT_PRIORITY_LABELS, r["priority"], lang) for r in rows],
+            "department": [(r["department_en"] if lang == "en" else r["department"]) or ""
+                           for r in rows],
             "street": [r["street_name"] or "" for r in rows],
             "grid": [r["grid_code"] or "" for r in rows],
             "address": [r["address"] or "" for r in rows],
@@ -242,6 +235,10 @@ class EventsView:
             self.count.object = f'<span style="color:#f85149">{t("db_error", self.language)}'
             return
         self.source.selected.indices = []
+        # Bokeh's DataTable redraws its rows when its view's indices change, which swapping
+        # data of the same length does not do (the browser kept the old statuses): empty the
+        # source first, so the browser sees the row count change twice and redraws.
+        self.source.data = {key: [] for key in self.source.data}
         self.source.data = self._columns(self.rows)
         text = t("shown_of", self.language).format(shown=len(self.rows), total=self.total)
         self.count.object = f'<div style="color:#9fb3cf;padding-top:6px">{text}</div>'
@@ -251,8 +248,20 @@ class EventsView:
             self.show(int(self.rows[new[0]]["id"]))
 
     def show(self, event_id: int) -> None:
-        """Details, nearest cameras and timeline of ``event_id``."""
+        """Actions, details, nearest cameras and timeline of ``event_id``."""
         self.state.selected_event = event_id
+        self.actions.show(event_id)
+        self.show_details(event_id)
+
+    def _after_action(self, event_id: int) -> None:
+        # Reload at once rather than wait for the change's live notification: the officer who
+        # acted sees the new status in the table with the message.
+        self.show_details(event_id)
+        self.reload()
+        self.loop.refresh()
+
+    def show_details(self, event_id: int) -> None:
+        """Details, nearest cameras and timeline of ``event_id`` (not the actions)."""
         lang = self.language
         with session_scope(self.app.engine) as session:
             details = load_event(session, event_id)
@@ -260,24 +269,32 @@ class EventsView:
         if details is None:
             self.details.object = f'<div class="cc-side">{t("not_found", lang)}</div>'
             return
-        self.details.object = (event_html(details, self.app.camera_url, lang, self.tz)
-                               + f'<div class="cc-side"><h3>{t("timeline", lang)}</h3>'
-                               f"{timeline_html(entries, lang, self.tz)}</div>")
+        self.details.object = event_html(
+            details, self.app.camera_url, lang, self.tz,
+            middle=f'<h3>{t("timeline", lang)}</h3>{timeline_html(entries, lang, self.tz)}')
 
     def on_event(self, _payload: dict[str, Any]) -> None:
-        """A notification: reload the table so a new or changed event shows at once."""
+        """A notification: reload the table so a new or changed event shows at once.
+
+        The action panel is not redrawn here: it keeps the version the user is looking at,
+        and acting on it after someone else's change gives the loop's conflict message.
+        """
         self.reload()
 
     def layout(self) -> pn.viewable.Viewable:
-        """Filters on top · table · details."""
-        bar = pn.Row(*self.widgets.values(), self.count, sizing_mode="stretch_width",
-                     styles={"background": PANEL_BG})
+        """Tabs: (filters · table · actions and details), board, supervision, reminders."""
+        bar = pn.FlexBox(*self.widgets.values(), self.count, sizing_mode="stretch_width",
+                         styles={"background": PANEL_BG})
         table = pn.pane.Bokeh(self.table, sizing_mode="stretch_both", min_height=300)
-        side = pn.Column(self.details, width=400, sizing_mode="stretch_height",
+        side = pn.Column(self.actions.view, self.details, width=420,
+                         sizing_mode="stretch_height",
                          styles={"background": PANEL_BG, "padding": "6px",
                                  "overflow-y": "auto"})
-        return pn.Column(bar, pn.Row(table, side, sizing_mode="stretch_both"),
-                         sizing_mode="stretch_both")
+        events = pn.Column(bar, pn.Row(table, side, sizing_mode="stretch_both"),
+                           sizing_mode="stretch_both")
+        tabs = pn.Tabs((t("tab_list", self.language), events), *self.loop.tabs(),
+                       sizing_mode="stretch_both", dynamic=False, stylesheets=[TABS_CSS])
+        return tabs
 
 
 _CATEGORY_LABELS = {c.code: c for c in EVENT_CATEGORIES}

@@ -32,6 +32,7 @@ from command_center.app.event_panel import (
 )
 from command_center.app.i18n import t
 from command_center.app.layout import DARK_BG, PANEL_BG, chrome, guard, message_page
+from command_center.app.loop_ui import panel_for
 from command_center.app.state import SessionState
 from gis.coords import gcj02_to_wgs84
 from gis.db import session_scope
@@ -75,6 +76,8 @@ class MapView:
         self.side = pn.pane.HTML(hint_html(self.language), stylesheets=[PANEL_CSS],
                                  sizing_mode="stretch_width")
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
+        # The loop's actions for the clicked event (the same panel as on the events page).
+        self.actions = panel_for(app, state, on_change=self._after_action)
         self._update_status()
         self._wire_clicks()
         self.figure.on_event(RangesUpdate, self._on_ranges)
@@ -209,9 +212,15 @@ class MapView:
                 show(int(source.data["id"][new[0]]))
         return pick
 
-    def show_event(self, event_id: int) -> None:
-        """Fill the side panel with ``event_id``'s details and nearest cameras."""
+    def _after_action(self, event_id: int) -> None:
+        if self.state.selected_event == event_id:
+            self.show_event(event_id, actions=False)
+
+    def show_event(self, event_id: int, *, actions: bool = True) -> None:
+        """Fill the side panel with ``event_id``'s actions, details and nearest cameras."""
         self.state.selected_event = event_id
+        if actions:
+            self.actions.show(event_id)
         tz = ZoneInfo(self.app.settings.ui.timezone)
         try:
             with session_scope(self.app.engine) as session:
@@ -233,6 +242,7 @@ class MapView:
             camera = load_camera(session, code) if code else None
         if camera is not None:
             self.state.selected_camera = camera.code
+            self.actions.clear()
             self.side.object = camera_html(camera, self.app.camera_url, self.language)
 
     def set_visible(self, layer_ids: list[str]) -> None:
@@ -281,7 +291,8 @@ class MapView:
             pn.pane.HTML(self.legend_html(), stylesheets=[SIDEBAR_CSS]),
             width=210, styles={"background": PANEL_BG, "padding": "6px"},
             sizing_mode="stretch_height")
-        side = pn.Column(self.status, self.side, width=380, sizing_mode="stretch_height",
+        side = pn.Column(self.status, self.actions.view, self.side, width=380,
+                         sizing_mode="stretch_height",
                          styles={"background": PANEL_BG, "padding": "6px",
                                  "overflow-y": "auto"})
         canvas = pn.pane.Bokeh(self.figure, sizing_mode="stretch_both", min_height=400)
