@@ -24,10 +24,12 @@ from command_center.app.login import SessionAuthProvider, home_handler
 from command_center.app.pages import events as events_page
 from command_center.app.pages import map as map_page
 from command_center.app.pages import planning as planning_page
+from command_center.app.pages import reports as reports_page
 from command_center.app.pages import wall as wall_page
 from layers.spec import LAYERS_DIR, load_layers
 
-PAGE_TITLES = {"wall": "指挥大屏", "map": "地图", "events": "事件", "planning": "规划"}
+PAGE_TITLES = {"wall": "指挥大屏", "map": "地图", "events": "事件", "planning": "规划",
+               "reports": "报表"}
 
 
 def _camera_url_maker(settings: Any) -> Any:
@@ -49,8 +51,8 @@ def _wall_url_maker(settings: Any) -> Any:
 
     client = RelayClient(settings)
 
-    def wall_url(name: str) -> str:
-        return client.wall_url(name)
+    def wall_url(name: str, width: int | None = None) -> str:
+        return client.wall_url(name, width=width)
     return wall_url
 
 
@@ -86,7 +88,7 @@ def page_functions(app: AppContext) -> dict[str, Any]:
         return page
 
     modules = {"wall": wall_page, "map": map_page, "events": events_page,
-               "planning": planning_page}
+               "planning": planning_page, "reports": reports_page}
     return {name: bind(modules[name].page) for name in PAGE_TITLES}
 
 
