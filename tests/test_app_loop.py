@@ -25,7 +25,7 @@ from gis.loop.actions import transition
 from gis.loop.board import board
 from gis.loop.states import LOOP_ROLES, allowed_actions
 from gis.loop.supervision import sweep
-from gis.models import EventLog
+from gis.models import Event, EventLog
 
 pytestmark = pytest.mark.db
 
@@ -309,3 +309,63 @@ def test_users_add_and_list_a_department_user_on_the_command_line(app, monkeypat
     assert unknown.exit_code == 1 and "unknown department: nope" in unknown.output
     listed = runner.invoke(cli, ["users", "list"], env={"COLUMNS": "200"})
     assert listed.exit_code == 0 and "swj 区水务局" in listed.output
+
+
+# -- duplicates ---------------------------------------------------------------------------
+
+def test_a_possible_duplicate_is_offered_in_the_panel_and_merged(app):
+    now = dt.datetime.now(dt.UTC)
+    kept = committed(app.engine, "accepted", category="dispute",
+                     reported_at=now - dt.timedelta(hours=3))
+    too_old = committed(app.engine, "accepted", category="dispute",
+                        reported_at=now - dt.timedelta(hours=30))
+    dup = committed(app.engine, "reported", category="dispute",
+                    reported_at=now - dt.timedelta(hours=1))
+    p = panel(app, DUTY)
+    p.show(dup)
+    offered = [d.event_id for d in p.duplicates]
+    assert kept in offered and too_old not in offered and dup not in offered
+    with Session(app.engine) as session:
+        kept_code = session.get(Event, kept).code
+    assert any(kept_code in b.label and "合并到" in b.label for b in p.merge_buttons.objects)
+    assert "可能重复" in p.merge_header.object
+    outcome = p.merge(kept)
+    assert outcome is not None and outcome.ok, outcome
+    assert f"已作为重复合并到：{kept_code}" in outcome.message
+    with Session(app.engine) as session:
+        event = session.get(Event, dup)
+        assert (event.status, event.duplicate_of) == ("rejected", kept)
+    last = logs(app.engine, dup)[-1]
+    assert (last.to_status, last.reason) == ("rejected", "duplicate") and kept_code in last.note
+    assert p.duplicates == [] and p.merge_buttons not in p.view.objects  # nothing left to merge
+
+
+def test_merging_from_a_stale_screen_is_a_conflict_and_changes_nothing(app):
+    now = dt.datetime.now(dt.UTC)
+    kept = committed(app.engine, "accepted", category="dispute",
+                     reported_at=now - dt.timedelta(hours=2))
+    dup = committed(app.engine, "reported", category="dispute",
+                    reported_at=now - dt.timedelta(minutes=30))
+    p = panel(app, DUTY, "en")
+    p.show(dup)
+    assert kept in [d.event_id for d in p.duplicates]
+    with Session(app.engine) as session:  # another officer accepts it meanwhile
+        transition(session, dup, "accept", "zhang", "duty_officer")
+        session.commit()
+    outcome = p.merge(kept)
+    assert outcome is not None and not outcome.ok and outcome.conflict
+    assert outcome.state is not None and outcome.state.status == "accepted"
+    with Session(app.engine) as session:
+        event = session.get(Event, dup)
+        assert (event.status, event.duplicate_of) == ("accepted", None)
+    assert p.snapshot is not None and p.snapshot.status == "accepted"
+
+
+def test_roles_that_cannot_reject_are_not_offered_a_merge(app):
+    now = dt.datetime.now(dt.UTC)
+    committed(app.engine, "accepted", category="dispute", reported_at=now - dt.timedelta(hours=2))
+    dup = committed(app.engine, "reported", category="dispute",
+                    reported_at=now - dt.timedelta(minutes=20))
+    p = panel(app, CGJ)
+    p.show(dup)
+    assert p.duplicates == [] and p.merge_buttons not in p.view.objects

@@ -30,6 +30,7 @@ from gis.db import session_scope
 from gis.errors import CommandCenterError
 from gis.loop.actions import default_department, transition
 from gis.loop.errors import Conflict, EventState, LoopError
+from gis.loop.intake_db import DuplicateCandidate, find_duplicates, merge_duplicate
 from gis.loop.sla import DEFAULT_RULE, SlaRule
 from gis.loop.states import DEPARTMENT_SCOPED, REJECT_REASONS, TRANSITIONS, allowed_actions
 from gis.scrub import scrub
@@ -145,6 +146,46 @@ def run_action(engine: sa.Engine, user: UserInfo, event_id: int, action: str, *,
                          f"{state.describe(language)}", state)
 
 
+def duplicate_candidates(session: Session, event_id: int) -> list[DuplicateCandidate]:
+    """Open events of the same category within 50 m reported in the 24 h before this one.
+
+    The window is anchored at the event's own report time, so an officer looking at it the
+    next morning is offered what the intake offered, not what happens to be open now.
+    """
+    reported = session.execute(sa.text("SELECT reported_at FROM event WHERE id = :id"),
+                               {"id": event_id}).scalar_one_or_none()
+    if reported is None:
+        return []
+    return find_duplicates(session, [event_id], now=reported)[event_id]
+
+
+def run_merge(engine: sa.Engine, user: UserInfo, event_id: int, into_event_id: int, *,
+              expected_version: int | None, language: str = "zh") -> ActionOutcome:
+    """Merge the event into ``into_event_id`` (reject as duplicate); like :func:`run_action`."""
+    try:
+        with session_scope(engine) as session:
+            merge_duplicate(session, event_id, into_event_id, user.username, user.role,
+                            expected_version=expected_version)
+            snap = load_snapshot(session, event_id)
+            into_code = session.execute(sa.text("SELECT e.code FROM event d JOIN event e "
+                                                "ON e.id = d.duplicate_of WHERE d.id = :id"),
+                                        {"id": event_id}).scalar_one()
+    except LoopError as exc:
+        return ActionOutcome(False, exc.message(language), exc.current,
+                             isinstance(exc, Conflict))
+    except CommandCenterError as exc:
+        return ActionOutcome(False, exc.message(language), None)
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("merge of event %s: %s", event_id, scrub(exc))
+        return ActionOutcome(False, t("db_error", language), None)
+    assert snap is not None
+    state = EventState(snap.event_id, snap.code, snap.status, snap.version, snap.department,
+                       snap.supervised)
+    sep = ": " if language == "en" else "："
+    return ActionOutcome(True, f"{t('merged_into', language)}{sep}{into_code} · "
+                         f"{state.describe(language)}", state)
+
+
 def departments(session: Session) -> list[tuple[str, str, str]]:
     """Every department as ``(code, name_zh, name_en)``, by code."""
     return [(r[0], r[1], r[2] or r[1]) for r in session.execute(sa.text(
@@ -180,12 +221,16 @@ class ActionPanel:
         self.engine, self.user, self.language, self.sla = engine, user, language, sla
         self.on_change = on_change
         self.snapshot: EventSnapshot | None = None
+        self.duplicates: list[DuplicateCandidate] = []
         self.last: ActionOutcome | None = None
         lang = language
         self._departments: list[tuple[str, str, str]] | None = None
         self.header = pn.pane.HTML("", stylesheets=[ACTIONS_CSS], sizing_mode="stretch_width",
                                    margin=(0, 5))
         self.buttons = pn.FlexBox(sizing_mode="stretch_width", margin=(0, 0))
+        self.merge_header = pn.pane.HTML("", stylesheets=[ACTIONS_CSS],
+                                         sizing_mode="stretch_width", margin=(0, 5))
+        self.merge_buttons = pn.FlexBox(sizing_mode="stretch_width", margin=(0, 0))
         self.reason = pn.widgets.Select(label=t("reason", lang), options={
             label(REJECT_REASONS, code, lang): code for code in REJECT_REASONS},
             sizing_mode="stretch_width")
@@ -215,7 +260,7 @@ class ActionPanel:
 
     def clear(self) -> None:
         """Hide the panel (nothing selected, or a camera shown instead)."""
-        self.snapshot = None
+        self.snapshot, self.duplicates = None, []
         self.view.objects = []
 
     def show(self, event_id: int, *, keep_message: bool = False) -> None:
@@ -224,9 +269,13 @@ class ActionPanel:
         try:
             with session_scope(self.engine) as session:
                 self.snapshot = load_snapshot(session, event_id)
+                can_reject = self.snapshot is not None and "reject" in offered_actions(
+                    self.snapshot, self.user)
+                self.duplicates = (duplicate_candidates(session, event_id) if can_reject
+                                   else [])
         except (CommandCenterError, sa.exc.SQLAlchemyError) as exc:
             log.error("action panel: %s", scrub(exc))
-            self.snapshot = None
+            self.snapshot, self.duplicates = None, []
         if not keep_message:
             self.message.object = ""
         self._render()
@@ -254,6 +303,12 @@ class ActionPanel:
             button.on_click(lambda _e, a=action: self.act(a))
             buttons.append(button)
         self.buttons.objects = buttons
+        merge: list[Any] = []
+        if self.duplicates:
+            self.merge_header.object = (f'<div class="cc-act"><div class="s">'
+                                        f'{t("possible_duplicates", lang)}</div></div>')
+            self.merge_buttons.objects = [self._merge_button(d) for d in self.duplicates]
+            merge = [self.merge_header, self.merge_buttons]
         inputs: list[Any] = []
         if "reject" in actions:
             inputs.append(self.reason)
@@ -265,7 +320,15 @@ class ActionPanel:
             needs_note = any(TRANSITIONS[a].needs_note for a in actions)
             self.note.placeholder = t("note_needed" if needs_note else "note_optional", lang)
             inputs.append(self.note)
-        self.view.objects = [self.header, self.buttons, *inputs, self.message]
+        self.view.objects = [self.header, self.buttons, *merge, *inputs, self.message]
+
+    def _merge_button(self, dup: DuplicateCandidate) -> pn.widgets.Button:
+        status = label(EVENT_STATUS_LABELS, dup.status, self.language)
+        button = pn.widgets.Button(
+            label=f"{t('merge_into', self.language)} {dup.code} ({status}, {dup.distance_m:g} m)",
+            color="warning", margin=(4, 4), css_classes=["cc-merge"])
+        button.on_click(lambda _e, into=dup.event_id: self.merge(into))
+        return button
 
     @property
     def inputs(self) -> list[str]:
@@ -297,6 +360,19 @@ class ActionPanel:
                              expected_version=snap.version, note=note,
                              department=self.department.value, reason=self.reason.value,
                              sla=self.sla, language=self.language)
+        return self._after(snap, outcome)
+
+    def merge(self, into_event_id: int) -> ActionOutcome | None:
+        """Merge the event on screen into ``into_event_id`` as its duplicate."""
+        snap = self.snapshot
+        if snap is None or self.user is None:
+            return None
+        outcome = run_merge(self.engine, self.user, snap.event_id, into_event_id,
+                            expected_version=snap.version, language=self.language)
+        return self._after(snap, outcome)
+
+    def _after(self, snap: EventSnapshot, outcome: ActionOutcome) -> ActionOutcome:
+        """Show the outcome; redraw when the event moved (or a conflict showed it had)."""
         self.last = outcome
         cls = "ok" if outcome.ok else "err"
         self.message.object = (f'<div class="cc-msg {cls}" role="status" '

@@ -322,13 +322,15 @@ def submit(session: Session, intake: Intake, *, now: dt.datetime | None = None,
 
 
 def merge_duplicate(session: Session, event_id: int, into_event_id: int, actor: str,
-                    role: str, *, now: dt.datetime | None = None) -> Event:
+                    role: str, *, now: dt.datetime | None = None,
+                    expected_version: int | None = None) -> Event:
     """Merge a duplicate report: reject ``event_id`` as ``duplicate`` of ``into_event_id``.
 
     The rejection goes through :func:`gis.loop.actions.transition` (role checks, lock, log row
     with reason ``duplicate`` and a note naming the other event); ``event.duplicate_of`` then
     points at the event kept. Merging into an event that is itself a merged duplicate points
-    at the one that one was merged into, so chains never form.
+    at the one that one was merged into, so chains never form. ``expected_version`` is the
+    version the user saw (a stale screen gets the loop's Conflict).
 
     Raises
     ------
@@ -353,7 +355,7 @@ def merge_duplicate(session: Session, event_id: int, into_event_id: int, actor: 
                                     "these events are already merged the other way round")
     event = transition(session, event_id, "reject", actor, role, reason="duplicate",
                        note=f"与 {target_code} 重复，已合并 / duplicate of {target_code}, merged",
-                       now=now)
+                       now=now, expected_version=expected_version)
     # A plain UPDATE: the merge is one action (the rejection above), not a second version.
     session.execute(sa.text("UPDATE event SET duplicate_of = :into WHERE id = :id"),
                     {"into": target_id, "id": event_id})
