@@ -196,6 +196,12 @@ def test_script_in_user_text_stays_inert_on_every_page(browser, base, demo):
     assert "<script>window.__pwned=1</script>" in page.locator(
         f'.cc-board li[data-event="{event_id}"]').inner_text()
     assert page.evaluate("window.__pwned") is None
+    # the supervised event's code opens it on a fresh events page
+    page.locator(f'.cc-board li[data-event="{event_id}"] a.ev').click()
+    page.wait_for_url(f"**/events?event={event_id}")
+    page.wait_for_selector(f'.cc-act[data-event="{event_id}"]', timeout=30_000)
+    page.wait_for_selector('.cc-tl li[data-action="supervise"]', timeout=15_000)
+    assert page.evaluate("window.__pwned") is None
 
     page.goto(f"{base}/map")
     page.wait_for_selector("canvas", timeout=60_000)

@@ -38,6 +38,7 @@ LEVELS = ("department", "street", "grid")
 BOARD_CSS = """
 .cc-board { color:#e6edf7; font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
   font-size:14px; }
+.cc-board a.ev { color:#8ab4ff; text-decoration:none; }
 .cc-board table { border-collapse:collapse; width:100%; }
 .cc-board th { background:#13223a; color:#9fb3cf; font-weight:normal; text-align:right;
   padding:5px 8px; position:sticky; top:0; }
@@ -89,6 +90,11 @@ def board_html(rows: list[BoardRow], language: str) -> str:
             f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
+def _link(event_id: int, code: str) -> str:
+    """The event's code as a link that opens it on the events page (``?event=``)."""
+    return f'<a class="ev" href="events?event={int(event_id)}"><b>{html.escape(code)}</b></a>'
+
+
 def supervision_html(items: list[SupervisedEvent], language: str, tz: Any,
                      names: dict[str, str]) -> str:
     """The supervision list (``li[data-event]``), the longest supervised first."""
@@ -104,7 +110,7 @@ def supervision_html(items: list[SupervisedEvent], language: str, tz: Any,
         reason = f"<div>{html.escape(s.reason)}</div>" if s.reason else ""
         lines.append(
             f'<li data-event="{s.event_id}"><span class="dot" style="background:{color}"></span>'
-            f"<b>{html.escape(s.code)}</b> · {label(EVENT_STATUS_LABELS, s.status, language)}"
+            f"{_link(s.event_id, s.code)} · {label(EVENT_STATUS_LABELS, s.status, language)}"
             f' · {dept}<div class="m">{t("supervised_at", language)} {when} · '
             f'{t("deadline", language)} {due}</div>{reason}</li>')
     return f'<div class="cc-board"><ul>{"".join(lines)}</ul></div>'
@@ -116,7 +122,7 @@ def reminders_html(items: list[ReminderRow], language: str, tz: Any) -> str:
         return f'<div class="cc-board"><div class="empty">{t("no_reminders", language)}</div>'\
                "</div>"
     lines = [
-        f'<li data-reminder="{r.id}" data-event="{r.event_id}"><b>{html.escape(r.code)}</b> · '
+        f'<li data-reminder="{r.id}" data-event="{r.event_id}">{_link(r.event_id, r.code)} · '
         f'{t("reminder_due_soon", language)}<div class="m">{t("deadline", language)} '
         f'{r.deadline_at.astimezone(tz).strftime("%m-%d %H:%M")}</div></li>' for r in items]
     return f'<div class="cc-board"><ul>{"".join(lines)}</ul></div>'

@@ -24,7 +24,7 @@ from bokeh.models import ColumnDataSource, DataTable, HTMLTemplateFormatter, Tab
 from sqlalchemy.orm import Session
 
 from command_center.app.board_view import LoopViews
-from command_center.app.context import AppContext, start_session, subscribe_live
+from command_center.app.context import AppContext, session_arg, start_session, subscribe_live
 from command_center.app.event_panel import LIGHT_COLORS, PANEL_CSS, event_html, load_event
 from command_center.app.i18n import t
 from command_center.app.layout import PANEL_BG, chrome, guard, message_page
@@ -312,5 +312,8 @@ def page(app: AppContext) -> pn.viewable.Viewable:
         app.log.error("events page: %s", scrub(exc))
         return message_page(state, "events", "db_error")
     state.extras["events"] = view
+    opened = session_arg("event")  # a link from the supervision list or a reminder
+    if opened and opened.isdigit():
+        view.show(int(opened))
     subscribe_live(app, view.on_event)
     return chrome(state, "events", view.layout())
