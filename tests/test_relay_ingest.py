@@ -139,6 +139,29 @@ def test_unwatched_cameras_get_health_from_probes_only_and_a_killed_one_turns_of
             assert sup.health("sim01").status == ONLINE and reader_threads() == []
 
 
+def test_a_camera_being_decoded_is_not_probed_and_is_again_once_released():
+    # A decoder delivering frames says more than a DESCRIBE; a second RTSP session on a
+    # streaming camera costs it (and stalled the simulator's other streams for seconds).
+    with Simulator(2, size=SIZE, fps=15) as own:
+        cams = [spec(own, "sim01"), spec(own, "sim02")]
+        with Supervisor(cams, relay_settings(probe_interval_s=5)) as sup:
+            sup.acquire("sim01", "sub")
+            assert sup.wait_frame("sim01", "sub", 0, timeout=10) is not None
+            wait_until(lambda: sup.stats()["probes_skipped_total"] >= 2, 12,
+                       "two periodic probes of the decoded camera skipped")
+            stats = sup.stats()
+            # sim02's probes ran meanwhile: the skip is per camera, not a pause of the prober
+            assert stats["probes_total"] >= 2 and sup.health("sim02").status == ONLINE
+            assert sup.health("sim01").status == ONLINE
+            sup.release("sim01", "sub")
+            wait_until(lambda: sup.stats()["decoders_running"] == 0, 5, "decoder stopped")
+            skipped, probed = sup.stats()["probes_skipped_total"], sup.stats()["probes_total"]
+            wait_until(lambda: sup.stats()["probes_total"] >= probed + 2, 12,
+                       "both cameras probed again")
+            assert sup.stats()["probes_skipped_total"] == skipped
+            assert sup.health("sim01").status == ONLINE and not sup.health("sim01").watched
+
+
 def test_wrong_credentials_make_a_camera_unauthorized_without_leaking_them(sim, caplog):
     caplog.set_level(logging.DEBUG)
     bad = sim.url("locked", "main").replace("w%2Frd", "wrong")

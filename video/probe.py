@@ -304,11 +304,15 @@ class ProbeScheduler:
     camera costs one idle socket until its timeout; it never delays another camera's probe.
     """
 
-    def __init__(self, on_result: Callable[[str, ProbeResult], None], timeout_s: float = 3.0,
-                 method: str = "DESCRIBE", max_in_flight: int = 256) -> None:
+    def __init__(self, on_result: Callable[[str, ProbeResult | None], None],
+                 timeout_s: float = 3.0, method: str = "DESCRIBE", max_in_flight: int = 256,
+                 skip: Callable[[str], bool] | None = None) -> None:
         self.on_result, self.timeout_s, self.method = on_result, timeout_s, method
         self.max_in_flight = max_in_flight
+        # ``skip(key)`` True at a probe's time: no network, ``on_result(key, None)`` instead.
+        self.skip = skip
         self.probes_total = 0
+        self.skipped_total = 0
         self._heap: list[tuple[float, int, str]] = []
         self._pending: dict[str, tuple[int, SecretUrl | str]] = {}  # key → (ticket, url)
         self._tickets = itertools.count()
@@ -405,8 +409,11 @@ class ProbeScheduler:
 
     def _report(self, key: str, exchange: RtspExchange) -> None:
         assert exchange.result is not None
+        self._call(key, exchange.result)
+
+    def _call(self, key: str, result: ProbeResult | None) -> None:
         try:
-            self.on_result(key, exchange.result)
+            self.on_result(key, result)
         except Exception:  # a bad callback must not kill the prober of every camera
             log.exception("探测结果处理失败 / probe result handler failed")
 
@@ -427,6 +434,10 @@ class ProbeScheduler:
 
     def _round(self) -> None:
         for key, url in self._due(time.monotonic()):
+            if self.skip is not None and self.skip(key):
+                self.skipped_total += 1
+                self._call(key, None)
+                continue
             self._launch(key, url)
         for selkey, _ in self._selector.select(self._next_wait(time.monotonic())):
             if selkey.data is None:

@@ -111,7 +111,7 @@ class Supervisor:
         self._frames_retired = 0
         self._holds: dict[tuple[str, str], float] = {}  # (code, stream) -> release at
         self._prober = ProbeScheduler(self._on_probe, timeout_s=min(relay.open_timeout_ms, 3000)
-                                      / 1000)
+                                      / 1000, skip=self._decoding)
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -269,6 +269,7 @@ class Supervisor:
                                           + sum(r.frames_total for r in readers)),
             "reconnects_total": float(sum(h.reconnects for h in healths)),
             "probes_total": float(self._prober.probes_total),
+            "probes_skipped_total": float(self._prober.skipped_total),
             "probes_pending": float(self._prober.pending()),
             "holds": float(len(self._holds)),
             **{f"cameras_{s}": float(states.count(s))
@@ -374,19 +375,41 @@ class Supervisor:
         self._retired.append(reader)
         watch.reader, watch.release_at = None, None
 
-    def _on_probe(self, key: str, result: ProbeResult) -> None:
-        """Called in the prober thread: record, reschedule, or cut a backoff short."""
+    def _decoding(self, key: str) -> bool:
+        """Whether a periodic probe of ``key`` can be skipped: a decoder of the camera is
+        delivering frames, which says more than a DESCRIBE. Probing it anyway costs a second
+        RTSP session on a camera that is already streaming (real cameras allow few, and the
+        simulator stalled its other streams for seconds while such a session came and went)."""
+        if "\n" in key:  # recovery probes are for streams that are not delivering
+            return False
+        cam = self._cams.get(key)
+        if cam is None:
+            return False
+        with self._lock:
+            readers = [w.reader for w in cam.watches.values() if w.reader is not None]
+        now = time.monotonic()
+        return any(r.state == ONLINE and r.last_frame_at is not None
+                   and now - r.last_frame_at < self.relay.stale_after_s for r in readers)
+
+    def _on_probe(self, key: str, result: ProbeResult | None) -> None:
+        """Called in the prober thread: record, reschedule, or cut a backoff short.
+
+        ``result`` None: the probe was skipped because the camera is being decoded; only the
+        next one is scheduled."""
         if "\n" in key:  # a recovery probe of a watched stream
             code, stream = key.split("\n", 1)
             watch = self._cams[code].watches.get(stream)
             reader = watch.reader if watch is not None else None
-            if reader is not None and result.state == ONLINE and reader.probe_blocked:
+            if reader is not None and result is not None and result.state == ONLINE \
+                    and reader.probe_blocked:
                 reader.retry_now()
             return
         cam = self._cams[key]
-        cam.probe_state, cam.probe_error = result.state, result.error
+        # A skipped probe counts as a good one: the camera's frames just arrived.
+        state, error = (ONLINE, None) if result is None else (result.state, result.error)
+        cam.probe_state, cam.probe_error = state, error
         cam.probe_checked_at = time.time()
-        if result.state == ONLINE:
+        if state == ONLINE:
             cam.probe_ok_at = cam.probe_checked_at
         # Keep the camera's phase: the next slot is one interval after the last one.
         interval = self.relay.probe_interval_s
@@ -395,7 +418,7 @@ class Supervisor:
             cam.next_probe_at = time.monotonic() + interval
         if not self._stop.is_set():
             self._prober.submit(key, cam.spec.main_url, _batched(cam.next_probe_at))
-        if result.state != cam.reported and not any(
+        if state != cam.reported and not any(
                 w.reader is not None for w in list(cam.watches.values())):
             self._report(cam, self.health(key))
 
