@@ -234,6 +234,11 @@ def test_the_wall_fits_shows_mosaic_and_kpis_and_goes_live(browser_context, base
     page.wait_for_selector(".cc-kpi", timeout=60_000)
     assert page.locator(".cc-header").count() == 0, "kiosk mode shows no menus"
     first = _img_picture(page, ".cc-mosaic img")
+    # The browser picked the mosaic width from srcset for the size it draws it at (~70 % of
+    # 1920 = 1,344 px): the relay composes at most that (capped by tile_width 320 here).
+    chosen = page.eval_on_selector(".cc-mosaic img", "i => [i.currentSrc, i.naturalWidth]")
+    picked = int(chosen[0].rsplit("&w=", 1)[1])
+    assert 1280 <= picked <= 1600 and 0 < chosen[1] <= picked, chosen
     assert page.locator('[data-kpi="kpi_today"]').count() == 1
     assert _wait_model(page, "events_bins", "xs") >= 0
     page.wait_for_timeout(1000)

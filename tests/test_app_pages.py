@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 import time
 import uuid
@@ -29,7 +30,7 @@ from command_center.app.auth import (
 from command_center.app.live import EventListener, parse_payload
 from command_center.app.pages.events import EventFilters, EventsView, query_events
 from command_center.app.pages.planning import NO_BATCH, PlanningView
-from command_center.app.pages.wall import WallView, wall_groups
+from command_center.app.pages.wall import SRCSET_WIDTHS, WallView, wall_groups
 from command_center.app.state import SessionState
 from command_center.app.wall_data import focus_event, newest_events, wall_kpis
 from gis.catalog import OPEN_STATUSES
@@ -156,10 +157,16 @@ def test_the_wall_shows_mosaic_kpis_heat_and_newest_events(app):
     assert "rtsp://" not in view.mosaic.object + view.alert.object
 
 
-def test_a_wall_shown_smaller_asks_the_relay_for_a_smaller_mosaic(app):
-    assert "&amp;w=" not in WallView(app, _state("staff")).mosaic.object
+def test_the_browser_picks_the_mosaic_width_and_an_explicit_width_wins(app):
+    html_ = WallView(app, _state("staff")).mosaic.object
+    srcset = re.search(r'srcset="([^"]+)"', html_)
+    assert srcset is not None and 'sizes="70vw"' in html_
+    candidates = [c.strip().rsplit(" ", 1) for c in srcset.group(1).split(",")]
+    assert [w for _url, w in candidates] == [f"{w}w" for w in SRCSET_WIDTHS]
+    for url, w in candidates:  # each candidate is its own signed URL at that width
+        assert "/wall/" in url and ".mjpeg?token=" in url and url.endswith(f"&amp;w={w[:-1]}")
     view = WallView(app, _state("staff"), width=960)
-    assert "&amp;w=960" in view.mosaic.object, view.mosaic.object
+    assert "&amp;w=960" in view.mosaic.object and "srcset" not in view.mosaic.object
 
 
 def test_a_new_urgent_event_reaches_the_wall_and_pulls_its_cameras(app):
