@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -93,6 +95,32 @@ def wait_http(url: str, timeout_s: float, alive: Callable[[], bool]) -> bool:
     return False
 
 
+def reserve_ports(services: dict[str, Any]) -> list[socket.socket]:
+    """Bind (without listening) each service's ``host:port``; the sockets hold the ports.
+
+    Raises
+    ------
+    SetupError
+        A port is taken, named with the service and the setting to change.
+    """
+    held: list[socket.socket] = []
+    for name, cfg in services.items():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((cfg.host, int(cfg.port)))
+        except OSError as exc:
+            sock.close()
+            for other in held:
+                other.close()
+            raise SetupError(
+                f"{name} 的端口 {cfg.host}:{cfg.port} 已被占用（改 {name}.port 或 "
+                f"CC_{name.upper()}__PORT）",
+                f"{name}'s port {cfg.host}:{cfg.port} is taken (set {name}.port or "
+                f"CC_{name.upper()}__PORT): {exc.strerror}") from None
+        held.append(sock)
+    return held
+
+
 @dataclass
 class Child:
     name: str
@@ -136,6 +164,19 @@ class Stack:
 
         self.log_dir.mkdir(parents=True, exist_ok=True)
         engine = engine_for(self.settings)
+        # Hold our three ports while the simulated cameras take ephemeral ones: a camera
+        # that got the app's port would answer its readiness check, and the app would then
+        # fail to bind while we report it ready. Held ports also fail early and clearly.
+        held = reserve_ports({"relay": self.settings.relay, "app": self.settings.app,
+                              "api": self.settings.api})
+        try:
+            self._start_cameras(engine, say)
+        finally:
+            for sock in held:
+                sock.close()
+        self._start_services(engine, say)
+
+    def _start_cameras(self, engine: sa.Engine, say: Callable[[str], None]) -> None:
         if self.simulate:
             from video.simulator import Simulator
 
@@ -145,6 +186,8 @@ class Stack:
             urls = [(sim.url(c, "main"), sim.url(c, "sub")) for c in sim.cameras]
             n = point_demo_cameras_at(engine, urls)
             say(f"{n} 个演示摄像头接入模拟画面 / {n} demo cameras play simulated feeds")
+
+    def _start_services(self, engine: sa.Engine, say: Callable[[str], None]) -> None:
         # One key for both: the app mints, the relay verifies. Fresh per start on purpose.
         self.env = {**os.environ,
                     "CC_RELAY__SIGNING_KEY": os.environ.get("CC_RELAY__SIGNING_KEY")

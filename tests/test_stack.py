@@ -70,3 +70,27 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
     for port in (relay_port, app_port, api_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served"
+
+
+def test_a_taken_port_is_named_before_anything_starts():
+    from types import SimpleNamespace
+
+    from command_center.stack import reserve_ports
+    from gis.errors import SetupError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        free = SimpleNamespace(host="127.0.0.1", port=free_port())
+        with pytest.raises(SetupError) as err:
+            reserve_ports({"relay": free, "app": SimpleNamespace(host="127.0.0.1", port=taken)})
+        assert f"127.0.0.1:{taken}" in str(err.value) and "CC_APP__PORT" in str(err.value)
+    # nothing stays held after the refusal, and a free set is held until closed
+    held = reserve_ports({"relay": free})
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", free.port)) != 0  # held, not listening
+        with pytest.raises(OSError):
+            probe.bind(("127.0.0.1", free.port))
+    for sock in held:
+        sock.close()
