@@ -10,6 +10,7 @@ registered with :func:`register_secret` (for secrets that show up outside a URL)
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 from urllib.parse import quote, unquote, urlsplit
@@ -107,3 +108,15 @@ class SecretUrl:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def log_request_error(log: logging.Logger, method: str | None, path: str,
+                      typ: type[BaseException] | None, value: object) -> None:
+    """Log a failed HTTP request on one line: method, path, error type, message, scrubbed.
+
+    Tornado's default logs the request's repr (a signed token, an API key in a query string)
+    and a traceback that may quote a stream URL from an OpenCV or libpq message; the relay and
+    the intake API log this instead.
+    """
+    log.error("%s %s: %s: %s", method, scrub(path), typ.__name__ if typ else "error",
+              scrub(value))

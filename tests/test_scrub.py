@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from gis.errors import CommandCenterError
-from gis.scrub import SecretUrl, register_secret, scrub
+from gis.scrub import SecretUrl, log_request_error, register_secret, scrub
 
 
 @pytest.mark.parametrize(
@@ -50,3 +52,15 @@ def test_errors_are_scrubbed_when_built():
     err = CommandCenterError("连接 rtsp://u:secretpw@192.0.2.1/x 失败", "open rtsp://u:secretpw@h/x")
     assert "secretpw" not in str(err)
     assert "secretpw" not in err.message("en")
+
+
+def test_a_failed_request_is_logged_on_one_scrubbed_line(caplog):
+    log = logging.getLogger("cc.test.request")
+    caplog.set_level(logging.ERROR, logger="cc.test.request")
+    value = RuntimeError("open failed: rtsp://admin:p%40ss@10.1.1.9:554/Streaming/Channels/102")
+    log_request_error(log, "GET", "/x/rtsp://u:secret@10.0.0.1/a", type(value), value)
+    log_request_error(log, "POST", "/y", None, "plain")
+    first, second = (r.getMessage() for r in caplog.records)
+    assert first.startswith("GET /x/") and "RuntimeError: open failed" in first
+    assert "p%40ss" not in first and "secret" not in first and "\n" not in first
+    assert second == "POST /y: error: plain"

@@ -30,7 +30,7 @@ from typing import Any
 import tornado.web
 from tornado.iostream import StreamClosedError
 
-from gis.scrub import scrub
+from gis.scrub import log_request_error, scrub
 from video.camera import ONLINE, Frame
 from video.hub import EncodedFrame
 from video.tokens import Claims, TokenError, verify
@@ -68,8 +68,7 @@ class BaseHandler(tornado.web.RequestHandler):
         # quote a stream URL from an OpenCV message: log the scrubbed essentials only.
         if isinstance(value, tornado.web.HTTPError):
             return
-        log.error("%s %s: %s: %s", self.request.method, scrub(self.request.path),
-                  typ.__name__ if typ else "error", scrub(value))
+        log_request_error(log, self.request.method, self.request.path, typ, value)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         body = {403: FORBIDDEN, 404: NOT_FOUND, 503: NO_PICTURE}.get(status_code, SERVER_ERROR)

@@ -32,7 +32,7 @@ from command_center.api.open311 import (
 )
 from gis.errors import CommandCenterError, DatabaseUnavailable
 from gis.loop.intake import IntakeInvalid, validate
-from gis.scrub import scrub
+from gis.scrub import log_request_error, scrub
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("command_center.api.access")
@@ -93,8 +93,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, tornado.web.HTTPError):
             return
-        log.error("%s %s: %s: %s", self.request.method, scrub(self.request.path),
-                  typ.__name__ if typ else "error", scrub(value))
+        log_request_error(log, self.request.method, self.request.path, typ, value)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

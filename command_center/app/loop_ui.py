@@ -49,15 +49,10 @@ ACTIONS_CSS = """
 
 
 @dataclass(frozen=True, slots=True)
-class EventSnapshot:
-    """What the action panel shows of an event: its loop state and routing."""
+class EventSnapshot(EventState):
+    """What the action panel shows of an event: its loop state, and where the category's
+    events go by default (preselected in the dispatch picker)."""
 
-    event_id: int
-    code: str
-    status: str
-    version: int
-    department: str | None
-    supervised: bool
     default_department: str | None
 
 
@@ -137,8 +132,7 @@ def run_action(engine: sa.Engine, user: UserInfo, event_id: int, action: str, *,
         log.error("action %s on event %s: %s", action, event_id, scrub(exc))
         return ActionOutcome(False, t("db_error", language), None)
     assert snap is not None
-    state = EventState(snap.event_id, snap.code, snap.status, snap.version, snap.department,
-                       snap.supervised)
+    state = snap  # an EventSnapshot is the event's state, plus its routing
     spec = TRANSITIONS[action]
     name = spec.en if language == "en" else spec.zh
     sep = ": " if language == "en" else "："
@@ -179,8 +173,7 @@ def run_merge(engine: sa.Engine, user: UserInfo, event_id: int, into_event_id: i
         log.error("merge of event %s: %s", event_id, scrub(exc))
         return ActionOutcome(False, t("db_error", language), None)
     assert snap is not None
-    state = EventState(snap.event_id, snap.code, snap.status, snap.version, snap.department,
-                       snap.supervised)
+    state = snap  # an EventSnapshot is the event's state, plus its routing
     sep = ": " if language == "en" else "："
     return ActionOutcome(True, f"{t('merged_into', language)}{sep}{into_code} · "
                          f"{state.describe(language)}", state)
