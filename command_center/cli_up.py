@@ -23,7 +23,11 @@ def up(
     = None,
 ) -> None:
     """Start simulated cameras, the relay and the app; print the URL and the demo login."""
-    from command_center.app.auth import ensure_demo_user
+    from command_center.app.auth import (
+        DEMO_DEPARTMENT_USER,
+        demo_department_user_exists,
+        ensure_demo_user,
+    )
     from command_center.stack import Stack
 
     settings = settings_or_exit()
@@ -43,6 +47,10 @@ def up(
         typer.secho(f"\n指挥中心已就绪 / command center ready: http://{app.host}:{app.port}/",
                     fg=typer.colors.GREEN, bold=True)
         typer.echo(f"  演示账号 / demo login:  {user} / {password}")
+        if password and demo_department_user_exists(engine):
+            # The closed loop needs a second party: the department that handles the events.
+            typer.echo(f"  职能部门演示 / department demo:  {DEMO_DEPARTMENT_USER} / {password}"
+                       "（区城市管理局 / city management bureau）")
         typer.echo(f"  指挥大屏 / wall:        http://{app.host}:{app.port}/wall?kiosk=1")
         typer.echo(f"  视频中继 / relay:       http://{relay.host}:{relay.port}/health")
         typer.echo(f"  日志 / logs:            {stack.log_dir}")

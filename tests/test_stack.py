@@ -48,6 +48,7 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
         text = "".join(output)
         assert "command center ready" in text, text
         assert "demo login" in text
+        assert "department demo:  demo.cgj / " in text, text
         with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/login") as resp:
             assert resp.status == 200
             assert "登录" in resp.read().decode()

@@ -246,6 +246,13 @@ def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
         return DEMO_USERNAME, DEMO_PASSWORD if still else ""
 
 
+def demo_department_user_exists(engine: sa.Engine) -> bool:
+    """Whether the department demo login (:data:`DEMO_DEPARTMENT_USER`) exists."""
+    with Session(engine) as session:
+        return bool(session.scalar(sa.select(sa.func.count()).select_from(AppUser)
+                                   .where(AppUser.username == DEMO_DEPARTMENT_USER)))
+
+
 def _ensure_demo_department_user(session: Session) -> None:
     exists = session.scalar(sa.select(sa.func.count()).select_from(AppUser)
                             .where(AppUser.username == DEMO_DEPARTMENT_USER))
