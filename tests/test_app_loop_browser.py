@@ -27,6 +27,7 @@ from command_center.app.auth import (
 from command_center.app.server import make_context
 from gis.loop.actions import transition
 from gis.loop.board import board
+from gis.loop.supervision import sweep
 
 pytestmark = pytest.mark.browser
 
@@ -66,9 +67,11 @@ def insert_event(engine: sa.Engine, *, address: str = "闭环测试路1号",
             "ORDER BY id LIMIT 1 OFFSET 7")).one()
         event_id = conn.execute(sa.text(
             "INSERT INTO event (code, category_code, source_channel, priority, status, address,"
-            " description, geom, reported_at) VALUES (:code, 'sanitation', 'grid_patrol', "
-            "'normal', 'reported', :address, :description, "
-            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), now()) RETURNING id"),
+            " description, geom, grid_id, reported_at) VALUES (:code, 'sanitation', "
+            "'grid_patrol', 'normal', 'reported', :address, :description, "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), (SELECT id FROM grid WHERE "
+            "ST_Contains(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) LIMIT 1), now()) "
+            "RETURNING id"),
             {"code": code, "address": address, "description": description, "lon": lon,
              "lat": lat}).scalar_one()
     return int(event_id), code
@@ -157,6 +160,10 @@ def test_two_sessions_on_one_event_the_second_gets_the_conflict(browser, base, d
 
 
 def test_the_board_shows_the_loops_counts(browser, base, demo):
+    with Session(demo) as session:  # what the API process's sweep does every two minutes
+        swept = sweep(session)
+        session.commit()
+    assert swept.supervised, "the demo has overdue open events"
     context = new_context(browser)
     page = context.new_page()
     login(page, base, "duty", PASSWORD, "/events")
@@ -172,6 +179,7 @@ def test_the_board_shows_the_loops_counts(browser, base, demo):
                     for r in board(session, level="department")]
     assert shown == expected
     assert sum(row[1] + row[2] + row[3] for row in shown[:-1]) > 0
+    assert shown[-1][4] >= len(swept.supervised)  # the district total counts them
     page.screenshot(path=str(SHOTS / "board.png"))
     context.close()
 
