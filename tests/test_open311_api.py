@@ -398,3 +398,28 @@ def test_cli_api_serve_answers_and_stops_cleanly_on_sigterm(api):
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "intake API at" in out and "supervision sweep every 120 s" in out
+
+
+def test_the_sweeper_runs_once_at_start_not_one_interval_later(api):
+    from command_center.api.writer import Sweeper
+    from gis.loop.sla import DEFAULT_RULE
+
+    # an event that went overdue while no API process ran
+    code = api.post(form(api.key, service_code="dispute")).json()[0]["service_request_id"]
+    with api.engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE event SET status = 'accepted', accepted_at = now() - interval '3 days', "
+            "deadline_at = now() - interval '1 hour', supervised = false WHERE code = :c"),
+            {"c": code})
+    api.services.sweeper.stop()  # the module's own sweeper must not do it for us
+    sweeper = Sweeper(api.engine, DEFAULT_RULE, interval_s=3600)
+    sweeper.start()
+    try:
+        wait_until(lambda: sweeper.runs >= 1, 10, "the first sweep right at start")
+    finally:
+        sweeper.stop()
+    assert sweeper.last is not None
+    with api.engine.connect() as conn:
+        event_id, supervised = conn.execute(sa.text(
+            "SELECT id, supervised FROM event WHERE code = :c"), {"c": code}).one()
+    assert supervised and event_id in sweeper.last.supervised

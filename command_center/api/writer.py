@@ -158,7 +158,7 @@ class IntakeWriter:
 
 
 class Sweeper:
-    """Runs the supervision sweep every ``interval_s`` seconds until stopped."""
+    """Runs the supervision sweep at start and every ``interval_s`` seconds until stopped."""
 
     def __init__(self, engine: sa.Engine, sla: SlaRule, interval_s: float) -> None:
         self.engine = engine
@@ -199,8 +199,12 @@ class Sweeper:
         return result
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        # The first run at start: events that went overdue while no API process ran are
+        # supervised now, not one interval later.
+        while True:
             try:
                 self.run_once()
             except Exception as exc:  # keep sweeping: the next run may find the DB back
                 log.error("supervision sweep failed: %s", scrub(exc))
+            if self._stop.wait(self.interval_s):
+                return
