@@ -181,7 +181,7 @@ class Stack:
             from video.simulator import Simulator
 
             say(f"启动 {self.simulate} 路模拟摄像机 / starting {self.simulate} simulated cameras")
-            sim = Simulator(self.simulate).start()
+            sim = Simulator(self.simulate, timezone=self.settings.ui.timezone).start()
             self.simulator = sim
             urls = [(sim.url(c, "main"), sim.url(c, "sub")) for c in sim.cameras]
             n = point_demo_cameras_at(engine, urls)

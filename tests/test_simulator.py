@@ -282,3 +282,10 @@ def test_digest_auth_lets_the_right_password_in_only(sim):
         assert read_frames(digest.url("digest", "sub"), 1)
         wrong = digest.url("digest", "sub").replace("w%2Frd", "nope")
         assert not open_capture(wrong).isOpened()
+
+
+def test_a_camera_burns_in_the_districts_local_time(sim):
+    # A real camera's OSD clock shows local time; the wall labels its tiles in ui.timezone.
+    pid = sim.camera("cam-a").pid
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"TZ=Asia/Shanghai" in env

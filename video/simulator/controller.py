@@ -172,18 +172,22 @@ class Simulator:
     workdir
         Folder for port files, logs and the state file; a fresh temporary folder (removed by
         :meth:`stop`) when None.
+    timezone
+        The zone of the clock a camera burns into its picture (``TZ`` of its process): a real
+        camera's OSD shows local time, and the wall's labels are in ``ui.timezone``.
     """
 
     def __init__(self, cameras: int | Sequence[CameraSpec], *, size: tuple[int, int] = (640, 360),
                  sub_size: tuple[int, int] | None = None, fps: int = 15,
                  auth: Literal["basic", "digest"] = "basic", workdir: Path | None = None,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, timezone: str = "Asia/Shanghai") -> None:
         specs = default_cameras(cameras) if isinstance(cameras, int) else list(cameras)
         if len({s.code for s in specs}) != len(specs):
             raise ValueError("camera codes must be unique")
         self.size = _even(size)
         self.sub_size = _even(sub_size or (max(160, size[0] // 2), max(90, size[1] // 2)))
         self.fps, self.auth, self.start_timeout = fps, auth, start_timeout
+        self.timezone = timezone
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cc-camsim-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -297,7 +301,7 @@ class Simulator:
                 "--size", "x".join(map(str, self.size)),
                 "--sub-size", "x".join(map(str, self.sub_size)),
                 "--fps", str(self.fps), "--auth", self.auth, "--parent-pid", str(os.getpid())]
-        env: dict[str, str] = {}
+        env: dict[str, str] = {"TZ": self.timezone}
         if spec.user is not None:
             argv += ["--user", spec.user]
             env["CC_SIM_PASSWORD"] = spec.password or ""  # not in argv: `ps` shows argv
