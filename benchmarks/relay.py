@@ -389,6 +389,11 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def ratio(cpu: float, baseline: float) -> float:
+    """``cpu / baseline``; infinite when the baseline decoded nothing (a run that failed)."""
+    return cpu / baseline if baseline else float("inf")
+
+
 def report(results: list[dict[str, Any]], duration: float) -> None:
     print(f"\n{os.cpu_count()} cores; {duration:g} s windows; sub streams "
           f"{SUB[0]}x{SUB[1]}@{FPS}; CPU in cores (1.00 = one core busy); load average "
@@ -401,7 +406,7 @@ def report(results: list[dict[str, Any]], duration: float) -> None:
     for r in results:
         b, n, v = r["base"], r["naive"], r["relay"]
         label = f"{r['name']} ({r['streams']} on {r['encoders']} enc)"
-        ratios = f"{v['cpu'] / b['cpu']:.2f}/{v['cpu'] / n['cpu']:.2f}"
+        ratios = f"{ratio(v['cpu'], b['cpu']):.2f}/{ratio(v['cpu'], n['cpu']):.2f}"
         print(f"{label:<28} {min(v['wall_fps']):>9.2f} "
               f"{min(v['tile_fps']):>8.2f}/{statistics.median(v['tile_fps']):<8.2f} "
               f"{pct(v['latency'], 50):>7.0f}/{pct(v['latency'], 95):<7.0f} {v['cpu']:>9.2f} "
@@ -437,9 +442,9 @@ def report(results: list[dict[str, Any]], duration: float) -> None:
                          f"{min(v['tile_fps']):.1f}, median "
                          f"{statistics.median(v['tile_fps']):.1f}", fps_ok))
         for label, base in (("read", b), ("read+resize", n)):
-            ratio = v["cpu"] / base["cpu"]
+            times = ratio(v["cpu"], base["cpu"])
             rows.append((f"relay CPU <= 1.5x {label} ({r['name']})",
-                         f"{v['cpu']:.2f} / {base['cpu']:.2f} = {ratio:.2f}x", ratio <= 1.5))
+                         f"{v['cpu']:.2f} / {base['cpu']:.2f} = {times:.2f}x", times <= 1.5))
     for target, measured, ok in rows:
         print(f"  {target:<52} {measured:<44} {'met' if ok else 'MISSED'}")
     print("  1,000 unwatched cameras < 5 % of a core                see benchmarks/relay_probe.py")

@@ -189,7 +189,6 @@ def measure_exports(report: Report, runs: int, label: str,
     export there is, measured here on the same report.
     """
     from command_center.reports import export
-    from command_center.reports.xlsx import report_tables
 
     out = Path(tempfile.mkdtemp(prefix="cc-bench-exports-"))
 
@@ -203,7 +202,7 @@ def measure_exports(report: Report, runs: int, label: str,
 
     try:
         csv = median_of(lambda: [f.to_csv(out / f"{n}.csv")
-                                 for n, f in report_tables(report).items()])
+                                 for n, f in report.tables().items()])
         for kind in formats:
             took = median_of(lambda kind=kind: export(report, kind, out / f"r.{kind}"))
             target = {"html": 5.0, "pdf": 20.0, "xlsx": 10.0}[kind]

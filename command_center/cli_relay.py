@@ -68,7 +68,7 @@ def relay(
 
     console.print(f"启动 {from_simulator} 路模拟摄像机… / starting {from_simulator} "
                   "simulated cameras…", highlight=False)
-    with Simulator(from_simulator) as sim:
+    with Simulator(from_simulator, timezone=settings.ui.timezone) as sim:
         specs = [CameraSpec(code=cam.spec.code, name=cam.spec.name,
                             main_url=cam.secret_url("main"), sub_url=cam.secret_url("sub"),
                             source="community")

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
             "--area", help="区域编码 / area code: street, community or grid code; the "
             "district's adcode or nothing for the whole district.")] = None,
         fmt: Annotated[str | None, typer.Option(
-            "--format", help="html | pdf | xlsx (default: from the --out suffix).")] = None,
+            "--format", help="导出格式 / format: html | pdf | xlsx（默认按 --out 的后缀 / "
+            "default: from the --out suffix).")] = None,
         lang: Annotated[str, typer.Option(
             "--lang", help="语言 / language: zh | en.")] = "zh",
         tiles: Annotated[str | None, typer.Option(
@@ -35,16 +36,11 @@ def register(app: typer.Typer) -> None:
         """导出空间分析报告 / export the spatial report (HTML, PDF or XLSX)."""
         from sqlalchemy.orm import Session
 
-        from command_center.reports import ExportError, check_format, export
+        from command_center.reports import ExportError, check_format, check_options, export
         from gis.reports import build_report, parse_period
 
         chosen = check_format((fmt or out.suffix.lstrip(".")).lower())
-        if lang not in ("zh", "en"):
-            raise ExportError(f"不支持的语言“{lang}”，可选：zh、en",
-                              f"unknown language '{lang}'; choose zh or en")
-        if tiles not in (None, "osm"):
-            raise ExportError(f"不支持的底图“{tiles}”，可选：osm",
-                              f"unknown basemap '{tiles}'; choose osm")
+        check_options(lang, tiles)  # before the queries: a typo costs nothing
         if not out.parent.exists():
             raise ExportError(f"输出目录不存在：{out.parent}",
                               f"the output folder does not exist: {out.parent}")

@@ -23,9 +23,11 @@ def up(
     = None,
 ) -> None:
     """Start simulated cameras, the relay and the app; print the URL and the demo login."""
+    from sqlalchemy.orm import Session
+
     from command_center.app.auth import (
         DEMO_DEPARTMENT_USER,
-        demo_department_user_exists,
+        ensure_demo_department_user,
         ensure_demo_user,
     )
     from command_center.stack import Stack
@@ -33,6 +35,8 @@ def up(
     settings = settings_or_exit()
     engine = engine_or_exit(settings)
     user, password = ensure_demo_user(engine)
+    with Session(engine) as session:
+        department_demo = ensure_demo_department_user(session)  # one query: it exists now
     stack = Stack(settings, log_dir or settings.path(Path("var/log")), simulate)
     stop = threading.Event()
 
@@ -47,7 +51,7 @@ def up(
         typer.secho(f"\n指挥中心已就绪 / command center ready: http://{app.host}:{app.port}/",
                     fg=typer.colors.GREEN, bold=True)
         typer.echo(f"  演示账号 / demo login:  {user} / {password}")
-        if password and demo_department_user_exists(engine):
+        if password and department_demo:
             # The closed loop needs a second party: the department that handles the events.
             typer.echo(f"  职能部门演示 / department demo:  {DEMO_DEPARTMENT_USER} / {password}"
                        "（区城市管理局 / city management bureau）")

@@ -207,7 +207,7 @@ class Stack:
         self._spawn("api", [*_cli(), "api", "serve"])
         self._wait_ready("api", f"http://{api_cfg.host}:{api_cfg.port}/open311/v2/health")
         say(f"事件受理接口 / intake API: http://{api_cfg.host}:{api_cfg.port}/open311/v2/  "
-            f"演示密钥 / demo api_key ({client}): {key or '（已更改 / changed)'}")
+            f"演示密钥 / demo api_key ({client}): {key or '（已更改 / changed）'}")
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = self.log_dir / f"{name}.log"

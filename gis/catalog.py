@@ -6,7 +6,8 @@ comes from here so the map, the wall, the reports and the importers say the same
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
 
 
 class Label(NamedTuple):
@@ -119,7 +120,17 @@ EVENT_CATEGORIES: tuple[Category, ...] = (
 CATEGORY_BY_CODE = {c.code: c for c in EVENT_CATEGORIES}
 
 
-def label(table: dict[str, Label], code: str, language: str = "zh") -> str:
+class Bilingual(Protocol):
+    """Anything with a Chinese and an English name (:class:`Label`, :class:`Category`, …)."""
+
+    @property
+    def zh(self) -> str: ...
+
+    @property
+    def en(self) -> str: ...
+
+
+def label(table: Mapping[str, Bilingual], code: str, language: str = "zh") -> str:
     """The label of ``code`` in ``language``; the code itself when unknown."""
     entry = table.get(code)
     if entry is None:

@@ -87,6 +87,9 @@ def get_engine(url: str, statement_timeout_ms: int = 60_000, connect_timeout_s: 
                 sqlalchemy_url(url),
                 pool_pre_ping=True,
                 pool_size=pool_size,
+                # Error texts never carry bound values: intakes bind reporters' names, phones
+                # and e-mail addresses, users bind password hashes; errors reach the logs.
+                hide_parameters=True,
                 connect_args={
                     "connect_timeout": connect_timeout_s,
                     "options": f"-c statement_timeout={statement_timeout_ms}",

@@ -216,3 +216,13 @@ def test_shipped_layer_dir_is_the_package(tmp_path):
         shutil.copy(f, tmp_path / f.name)
     _write(tmp_path, GOOD)
     assert "demo" in [s.id for s in load_layers(tmp_path)]
+
+
+def test_layer_roles_are_exactly_the_apps_roles():
+    # layers/spec.py spells the roles out for pydantic; it once missed "department".
+    from typing import get_args
+
+    from gis.models import APP_ROLES
+    from layers.spec import Role
+
+    assert set(get_args(Role)) == set(APP_ROLES)

@@ -192,6 +192,36 @@ def test_user_checks_are_cached_per_user(demo, monkeypatch):
     assert checks.allows(duty) and checks.lookups == 3
 
 
+def test_a_department_user_moved_elsewhere_cannot_act_for_the_old_department(demo, monkeypatch):
+    with Session(demo) as session:
+        user = add_user(session, "qian.cg", PASSWORD, "department", department="cgj")
+        session.commit()
+    checks = UserCheck(demo)
+    assert checks.allows(user)
+    monkeypatch.setattr(login, "USER_RECHECK_S", 0.0)
+    with demo.begin() as conn:
+        conn.execute(sa.text("UPDATE app_user SET department_id = (SELECT id FROM department "
+                             "WHERE code = 'zjj') WHERE username = 'qian.cg'"))
+    assert not checks.allows(user), "the cookie still says cgj"
+    assert checks.allows(UserInfo("qian.cg", "", "department", "zjj"))
+
+
+def test_a_database_that_does_not_answer_is_asked_once_per_interval(demo):
+    dead = sa.create_engine(f"postgresql+psycopg://x@127.0.0.1:{free_port()}/x",
+                            connect_args={"connect_timeout": 2})
+    checks = UserCheck(dead)
+    duty = UserInfo("duty", "值班员甲", "duty_officer")
+    assert checks.allows(duty), "never answered: the cookie alone"
+    assert checks.allows(duty) and checks.lookups == 1, "not a connect attempt per page load"
+    # a verdict the database gave earlier stands while it is away
+    live = UserCheck(demo)
+    assert not live.allows(UserInfo("duty", "值班员甲", "admin"))
+    live.engine = dead
+    live._verdicts.clear()
+    assert not live.allows(UserInfo("duty", "值班员甲", "admin"))
+    dead.dispose()
+
+
 def test_offline_resources_come_from_our_server(server):
     cookie = _session_cookie(_login(server, "duty", PASSWORD))
     page = _request(server, "GET", "/map", cookie=cookie).text

@@ -29,7 +29,7 @@ from command_center.reports import export
 from command_center.reports.html import render_html
 from command_center.reports.maps import leaflet_assets
 from command_center.reports.pdf import write_pdf
-from command_center.reports.xlsx import COVER, read_xlsx, report_tables, write_xlsx
+from command_center.reports.xlsx import COVER, read_xlsx, write_xlsx
 from gis.reports import build_report
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,7 +124,7 @@ def test_the_xlsx_round_trips_every_table(tmp_path):
     report = sample_report()
     path = write_xlsx(report, tmp_path / "r.xlsx")
     back = read_xlsx(path)
-    tables = report_tables(report)
+    tables = report.tables()
     assert list(back) == list(tables), "one sheet per table, in order"
     for name, frame in tables.items():
         got, want = back[name], _expected(frame, report.timezone)

@@ -64,3 +64,17 @@ def test_a_failed_request_is_logged_on_one_scrubbed_line(caplog):
     assert first.startswith("GET /x/") and "RuntimeError: open failed" in first
     assert "p%40ss" not in first and "secret" not in first and "\n" not in first
     assert second == "POST /y: error: plain"
+
+
+def test_database_errors_never_quote_the_values_bound_to_them(engine):
+    import sqlalchemy as sa
+
+    from gis.db import get_engine
+
+    db = get_engine(engine.url.render_as_string(hide_password=False))
+    with pytest.raises(sa.exc.DBAPIError) as err, db.connect() as conn:
+        conn.execute(sa.text("SELECT 1 / 0 WHERE CAST(:phone AS text) IS NOT NULL"),
+                     {"phone": "139-0000-1234"})
+    # SQLAlchemy appends "[parameters: ...]" to an error's text unless told not to
+    assert "division by zero" in str(err.value)
+    assert "139-0000-1234" not in str(err.value) and "parameters" in str(err.value)

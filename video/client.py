@@ -154,9 +154,14 @@ def _post(url: str, body: bytes) -> int:
     try:
         conn.request("POST", f"{parts.path}?{parts.query}", body,
                      {"Content-Type": "application/json"})
-        return int(conn.getresponse().status)
+        status = int(conn.getresponse().status)
     except (OSError, http.client.HTTPException) as exc:  # the picture request reports trouble
-        log.debug("warm-up failed: %s", scrub(exc))
+        log.debug("预热失败 / warm-up failed: %s", scrub(exc))
         return 0
     finally:
         conn.close()
+    if status >= 300:
+        # A 403 here means the app and the relay sign with different keys: every warm-up
+        # would be refused without a word, and clicks would quietly get slower.
+        log.warning("预热被拒绝 / warm-up refused: HTTP %d", status)
+    return status

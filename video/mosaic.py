@@ -141,16 +141,6 @@ def paste(canvas: np.ndarray, label: np.ndarray, x: int, y: int, clip: Rect) -> 
     return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
-def put_time(canvas: np.ndarray, text: str, x: int, y: int, scale: float) -> None:
-    """ASCII text, white on a dark band like the name labels (baseline at ``y``)."""
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    (width, height), baseline = cv2.getTextSize(text, font, scale, 1)
-    pad = max(2, height // 4)
-    cv2.rectangle(canvas, (x, y - height - pad), (x + width + 2 * pad, y + baseline),
-                  LABEL_BG, cv2.FILLED)
-    cv2.putText(canvas, text, (x + pad, y), font, scale, WHITE, 1, cv2.LINE_AA)
-
-
 def scale_into(image: np.ndarray, roi: np.ndarray) -> None:
     """Scale ``image`` into ``roi`` (a view of the canvas), cheaply and without aliasing.
 
@@ -175,7 +165,7 @@ class TimeLabels:
 
     Every live tile carries the capture time of its frame, so a 4x4 wall at 15 fps would draw
     240 antialiased strings a second, nearly all of them the same second's text. Drawn once
-    into a small image (the same pixels :func:`put_time` draws on its band), each is then a
+    into a small image (white on the dark band of the name labels), each is then a
     copy of a few thousand bytes. Only recent texts are kept.
     """
 
@@ -211,7 +201,7 @@ class TimeLabels:
 
     def paste(self, canvas: np.ndarray, text: str, x: int, y: int, scale: float,
               clip: Rect) -> None:
-        """Draw ``text`` with its baseline at ``y`` (as :func:`put_time`), cut to ``clip``."""
+        """Draw ``text`` with its baseline at ``y``, cut to ``clip``."""
         image, above = self.get(text, scale)
         paste(canvas, image, x, y - above, clip)
 
@@ -367,4 +357,5 @@ class Mosaic:
         (tw, _), _ = cv2.getTextSize(clock, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         x = r.x + (r.w - seen.shape[1] - tw - 6) // 2
         paste(self.canvas, seen, x, y, r)
-        put_time(self.canvas, clock, x + seen.shape[1] + 6, y + int(seen.shape[0] * 0.75), scale)
+        self.times.paste(self.canvas, clock, x + seen.shape[1] + 6,
+                         y + int(seen.shape[0] * 0.75), scale, r)

@@ -147,7 +147,8 @@ class StreamReader:
         self.ceilings: collections.deque[float] = collections.deque(maxlen=64)
         self.next_open_at = time.monotonic()
         self.probe_blocked = False  # the last attempt failed before a frame: recovery probes may
-        # cut the backoff short (set when the probe or FFmpeg's open failed)
+        # cut the backoff short (set when the probe failed, or at the first failed open)
+        self._open_failures = 0  # FFmpeg opens failed in a row since the last frame
         self.timeline: dict[str, float] = {}
         # ``trusted``: the camera answered a probe moments ago, so the first open goes
         # straight to FFmpeg (one round trip less on a click, and no second DESCRIBE racing
@@ -237,8 +238,11 @@ class StreamReader:
                 self._failed(OFFLINE, "解码器无法打开码流 / the decoder could not open the stream")
                 # A camera that is coming back often answers DESCRIBE with 503 for a moment
                 # (its media is still being prepared): let the recovery probes cut the
-                # backoff short, or a grown backoff keeps it offline long after it is up.
-                self.probe_blocked = True
+                # backoff short once. Not again: a camera that answers DESCRIBE but refuses
+                # every session (its session limit reached) would be retried at the probe
+                # cadence instead of backing off.
+                self._open_failures += 1
+                self.probe_blocked = self._open_failures == 1
                 if probed_now:
                     # The camera answered our probe a moment ago and FFmpeg still failed:
                     # most likely that race, so the retry goes straight to FFmpeg; if it
@@ -274,6 +278,7 @@ class StreamReader:
             if self.state != ONLINE:
                 self.state, self.last_error = ONLINE, None
                 self.backoff.reset()
+                self._open_failures = 0
                 self.timeline.setdefault("first_frame", now)
         if self._reopen and not self._stop.is_set():
             self._schedule_retry()

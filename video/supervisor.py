@@ -388,8 +388,7 @@ class Supervisor:
         with self._lock:
             readers = [w.reader for w in cam.watches.values() if w.reader is not None]
         now = time.monotonic()
-        return any(r.state == ONLINE and r.last_frame_at is not None
-                   and now - r.last_frame_at < self.relay.stale_after_s for r in readers)
+        return any(self._reader_status(r, now) == ONLINE for r in readers)
 
     def _on_probe(self, key: str, result: ProbeResult | None) -> None:
         """Called in the prober thread: record, reschedule, or cut a backoff short.

@@ -91,14 +91,20 @@ class BaseHandler(tornado.web.RequestHandler):
         self.finish(dump(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, tornado.web.HTTPError):
-            return
+        if isinstance(value, tornado.web.HTTPError) or (
+                isinstance(value, CommandCenterError) and value.http_status < 500):
+            return  # the caller's mistake, answered with its message: not a server error
         log_request_error(log, self.request.method, self.request.path, typ, value)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError | CommandCenterError) and not (
-                isinstance(exc, CommandCenterError) and exc.http_status >= 500):
+        if isinstance(exc, CommandCenterError):
+            # A typed error that escaped a handler (the service list reloading while the
+            # database is down: DatabaseUnavailable) carries its status; Tornado made it 500.
+            status_code = exc.http_status
+            self.set_status(status_code)
+        if isinstance(exc, ApiError) or (isinstance(exc, CommandCenterError)
+                                         and status_code < 500):
             zh, en = exc.zh, exc.en
         else:
             zh, en = MESSAGES.get(status_code, ("服务器内部错误", "internal server error"))

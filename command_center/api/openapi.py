@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from command_center.api.open311 import DEFAULT_DAYS, MAX_RESULTS
 from gis.catalog import EVENT_PRIORITIES
+from gis.loop.intake import TEXT_LIMITS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -105,18 +107,19 @@ def _schemas(description_max: int) -> dict[str, Any]:
             "api_key": {"type": "string"}, "service_code": {"type": "string"},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
-            "address_string": {"type": "string", "maxLength": 200},
+            "address_string": {"type": "string", "maxLength": TEXT_LIMITS["address"]},
             "description": {"type": "string", "maxLength": description_max},
-            "media_url": {"type": "string", "maxLength": 500},
-            "email": {"type": "string", "maxLength": 254},
+            "media_url": {"type": "string", "maxLength": TEXT_LIMITS["media_url"]},
+            "email": {"type": "string", "maxLength": TEXT_LIMITS["reporter_email"]},
             "first_name": {"type": "string", "maxLength": 30},
             "last_name": {"type": "string", "maxLength": 30},
-            "phone": {"type": "string", "maxLength": 32},
+            "phone": {"type": "string", "maxLength": TEXT_LIMITS["reporter_phone"]},
             "device_id": {"type": "string"}, "account_id": {"type": "string"},
             "jurisdiction_id": {"type": "string"},
             "attribute[priority]": {"type": "string", "enum": list(EVENT_PRIORITIES)},
-            "attribute[title]": {"type": "string", "maxLength": 120},
-            "attribute[external_id]": {"type": "string", "maxLength": 64}}},
+            "attribute[title]": {"type": "string", "maxLength": TEXT_LIMITS["title"]},
+            "attribute[external_id]": {"type": "string",
+                                       "maxLength": TEXT_LIMITS["external_id"]}}},
     }
 
 
@@ -143,7 +146,8 @@ def openapi_document(max_body_bytes: int, description_max: int) -> dict[str, Any
                               **_errors(404, 503)}}},
             "/requests.json": {
                 "get": {
-                    "summary": "Search service requests (default: last 90 days, at most 1000)",
+                    "summary": f"Search service requests (default: last {DEFAULT_DAYS} "
+                               f"days, at most {MAX_RESULTS})",
                     "parameters": [
                         _KEY_QUERY, _LANG, _JURISDICTION,
                         {"name": "service_request_id", "in": "query", "required": False,
@@ -159,7 +163,7 @@ def openapi_document(max_body_bytes: int, description_max: int) -> dict[str, Any
                         {"name": "status", "in": "query", "required": False,
                          "schema": {"type": "string", "enum": ["open", "closed",
                                                               "open,closed"]}}],
-                    "responses": {"200": _json({"type": "array", "maxItems": 1000,
+                    "responses": {"200": _json({"type": "array", "maxItems": MAX_RESULTS,
                                                 "items": _ref("ServiceRequest")},
                                                "Matching requests, newest first"),
                                   **_errors(400, 403, 503)}},

@@ -235,7 +235,7 @@ def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
     ('demo', 'demo-shizhong-2024')
     """
     with Session(engine) as session:
-        _ensure_demo_department_user(session)
+        ensure_demo_department_user(session)
         user = session.scalars(sa.select(AppUser).where(AppUser.username == DEMO_USERNAME)
                                ).first()
         if user is None:
@@ -246,19 +246,17 @@ def ensure_demo_user(engine: sa.Engine) -> tuple[str, str]:
         return DEMO_USERNAME, DEMO_PASSWORD if still else ""
 
 
-def demo_department_user_exists(engine: sa.Engine) -> bool:
-    """Whether the department demo login (:data:`DEMO_DEPARTMENT_USER`) exists."""
-    with Session(engine) as session:
-        return bool(session.scalar(sa.select(sa.func.count()).select_from(AppUser)
-                                   .where(AppUser.username == DEMO_DEPARTMENT_USER)))
-
-
-def _ensure_demo_department_user(session: Session) -> None:
+def ensure_demo_department_user(session: Session) -> bool:
+    """Create :data:`DEMO_DEPARTMENT_USER` when missing and its department exists; whether
+    the user exists afterwards (``command-center up`` prints its login only then)."""
     exists = session.scalar(sa.select(sa.func.count()).select_from(AppUser)
                             .where(AppUser.username == DEMO_DEPARTMENT_USER))
+    if exists:
+        return True
     has_dept = session.scalar(sa.select(sa.func.count()).select_from(Department)
                               .where(Department.code == DEMO_DEPARTMENT))
-    if not exists and has_dept:
+    if has_dept:
         add_user(session, DEMO_DEPARTMENT_USER, DEMO_PASSWORD, "department", "城管局演示处置员",
                  department=DEMO_DEPARTMENT)
         session.commit()
+    return bool(has_dept)

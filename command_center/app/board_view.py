@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from command_center.app.event_panel import LIGHT_COLORS
 from command_center.app.i18n import t
+from command_center.app.loop_ui import departments
 from gis.catalog import EVENT_STATUS_LABELS, label
 from gis.db import session_scope
 from gis.errors import CommandCenterError
@@ -179,9 +180,8 @@ class LoopViews:
         try:
             with session_scope(self.engine) as session:
                 items = supervision_list(session, sla=self.sla)
-                names = dict(session.execute(sa.text(
-                    f"SELECT code, {'name_en' if self.language == 'en' else 'name_zh'} "
-                    "FROM department")).all())
+                names = {code: en if self.language == "en" else zh
+                         for code, zh, en in departments(session)}
         except (CommandCenterError, sa.exc.SQLAlchemyError) as exc:
             self._fail(self.supervision, exc)
             return

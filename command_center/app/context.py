@@ -40,18 +40,6 @@ class WarmingCameraUrl:
         return self.make(code, stream, kind)
 
 
-def _relay_warmer(settings: Any) -> Callable[[list[str]], None] | None:
-    relay = getattr(settings, "relay", None)
-    if relay is None or not getattr(relay, "warm_s", 0):
-        return None
-    try:
-        from video.client import RelayClient
-
-        return RelayClient(settings).warm
-    except Exception:  # no relay configured: pictures will say so, warm-ups just do not run
-        return None
-
-
 @dataclass(frozen=True)
 class AppContext:
     """Server-wide, read-only context of the app."""
@@ -60,19 +48,16 @@ class AppContext:
     engine: sa.Engine
     layers: tuple[LayerSpec, ...]
     cookie_secret: str
+    # A WarmingCameraUrl when made by the server (``camera_url.warm(codes)``); a plain
+    # CameraUrl in tests that build views directly (no warm-ups then).
     camera_url: CameraUrl
     default_language: str = "zh"
     # The server's single LISTEN connection (command_center.app.live.EventListener); None
     # when the pages run without a server (tests building views directly).
     live: Any = None
-    # wall name -> signed relay URL of the composed wall (MJPEG)
-    wall_url: Callable[[str], str] | None = None
+    # wall_url(group, width=None): the signed MJPEG URL of a wall composed ``width`` wide.
+    wall_url: Callable[..., str] | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("command_center.app"))
-
-    def __post_init__(self) -> None:
-        if getattr(self.camera_url, "warm", None) is None:
-            object.__setattr__(self, "camera_url",
-                               WarmingCameraUrl(self.camera_url, _relay_warmer(self.settings)))
 
 
 def session_arg(name: str) -> str | None:

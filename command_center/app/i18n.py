@@ -27,6 +27,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "login_failed": ("用户名或密码错误", "Wrong user name or password"),
     "login_throttled": ("尝试过于频繁，请稍后再试", "Too many attempts, try again later"),
+    "login_form_expired": ("表单已过期，请重新登录", "The form expired, please log in again"),
     "forbidden": ("您的角色无权访问此页面", "Your role may not open this page"),
     "under_construction": ("此页面正在建设中", "This page is being built"),
     "layers": ("图层", "Layers"),
@@ -68,6 +69,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "light_red": ("已超时", "overdue"),
     "light_none": ("无时限", "no deadline"),
     "db_error": ("数据库暂时不可用，请稍后刷新", "The database is unavailable; reload later"),
+    "export_failed_file": ("报表导出失败.txt", "report-export-failed.txt"),
     "not_found": ("未找到该事件", "Event not found"),
     "language": ("English", "中文"),
     # wall
@@ -127,7 +129,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab_board": ("三灯一牌", "Three-light board"),
     "tab_supervision": ("督办", "Supervision"),
     "tab_reminders": ("提醒", "Reminders"),
-    "board_level": ("统计层级", "Level"),
     "level_department": ("按部门", "by department"),
     "level_street": ("按街道", "by street"),
     "level_grid": ("按网格", "by grid"),
@@ -144,7 +145,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_reminders": ("暂无未读提醒", "No unread reminder"),
     "reminder_due_soon": ("即将超时，请尽快办理", "due soon: please act"),
     "mark_all_read": ("全部标为已读", "Mark all read"),
-    "my_department": ("本部门", "My department"),
     # planning page
     "renovation": ("老旧院落改造", "Courtyard renovation"),
     "batch": ("改造批次", "Batch"),

@@ -43,7 +43,7 @@ from tornado.web import RequestHandler, create_signed_value, decode_signed_value
 from command_center.app.auth import UserInfo, authenticate, pages_for
 from command_center.app.i18n import LANG_COOKIE, normalize, other, t
 from gis.db import session_scope
-from gis.models import AppUser
+from gis.models import AppUser, Department
 from gis.scrub import scrub
 
 SESSION_COOKIE = "cc_session"
@@ -57,8 +57,6 @@ CSRF_DAYS = 1.0  # a login form left open overnight must be reloaded
 # asked again. Page loads are rare (a few per user per hour); the cache only absorbs the page
 # request and its websocket arriving together.
 USER_RECHECK_S = 5.0
-CSRF_FAILED = {"zh": "表单已过期，请重新登录 / The form expired, please log in again",
-               "en": "The form expired, please log in again / 表单已过期，请重新登录"}
 
 
 def encode_session(secret: str, user: UserInfo) -> str:
@@ -191,7 +189,8 @@ class LoginHandler(RequestHandler):
         if not self._csrf_ok():
             # Before the password check: a forged post learns nothing and costs no scrypt.
             self.set_status(403)
-            self.write(render_login(lang, next_url, CSRF_FAILED[lang], self._new_csrf()))
+            self.write(render_login(lang, next_url, t("login_form_expired", lang),
+                                    self._new_csrf()))
             return
         if self._throttled(address):
             self.set_status(429)
@@ -239,18 +238,23 @@ class HomeHandler(RequestHandler):
 
 
 class UserCheck:
-    """Whether a session cookie's user still exists, is enabled and has the cookie's role.
+    """Whether a session cookie's user still exists, is enabled and has the cookie's role
+    and department (a department user moved elsewhere must not act for the old one).
 
     One indexed lookup per user name at most every :data:`USER_RECHECK_S` seconds. When the
     database cannot be asked, the last verdict stands (a user who was fine a moment ago is
     not thrown out by a database restart), and a user never checked is let in on the cookie
-    alone: the pages cannot show anything without the database anyway.
+    alone: the pages cannot show anything without the database anyway. A failed lookup is
+    remembered for the same interval, so a database that does not answer costs one connect
+    timeout per user per interval, not one per page load on the server's event loop.
     """
 
     def __init__(self, engine: Any, log: Any = None) -> None:
         self.engine, self.log = engine, log
         self._lock = threading.Lock()
-        self._verdicts: dict[str, tuple[float, tuple[bool, str]]] = {}
+        # user name -> (checked at, (enabled, role, department code) or None: not answered)
+        self._verdicts: dict[str, tuple[float, tuple[bool, str, str | None] | None]] = {}
+        self._known: dict[str, tuple[bool, str, str | None]] = {}  # last answered verdicts
         self.lookups = 0  # database round trips (tests check the cache with it)
 
     def allows(self, user: UserInfo) -> bool:
@@ -260,31 +264,37 @@ class UserCheck:
             cached = self._verdicts.get(user.username)
         if cached is None or now - cached[0] >= USER_RECHECK_S:
             found = self._lookup(user.username)
-            if found is not None:
-                cached = (now, found)
-                with self._lock:
-                    self._verdicts[user.username] = cached
-        if cached is None:  # never checked and the database did not answer
+            cached = (now, found)
+            with self._lock:
+                self._verdicts[user.username] = cached
+                if found is not None:
+                    self._known[user.username] = found
+        with self._lock:
+            verdict = cached[1] if cached[1] is not None else self._known.get(user.username)
+        if verdict is None:  # never answered: the cookie alone
             return True
-        enabled, role = cached[1]
-        return enabled and role == user.role
+        enabled, role, department = verdict
+        return enabled and role == user.role and department == user.department
 
     def forget(self, username: str) -> None:
         """Drop the cached verdict (after a fresh login)."""
         with self._lock:
             self._verdicts.pop(username, None)
+            self._known.pop(username, None)
 
-    def _lookup(self, username: str) -> tuple[bool, str] | None:
+    def _lookup(self, username: str) -> tuple[bool, str, str | None] | None:
         self.lookups += 1
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(sa.select(AppUser.disabled, AppUser.role)
-                                   .where(AppUser.username == username)).first()
+                row = conn.execute(
+                    sa.select(AppUser.disabled, AppUser.role, Department.code)
+                    .outerjoin(Department, Department.id == AppUser.department_id)
+                    .where(AppUser.username == username)).first()
         except Exception as exc:
             if self.log is not None:
                 self.log.warning("user check: %s", scrub(exc))
             return None
-        return (False, "") if row is None else (not row.disabled, str(row.role))
+        return (False, "", None) if row is None else (not row[0], str(row[1]), row[2])
 
 
 class SessionAuthProvider(AuthProvider):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import panel as pn
@@ -28,11 +28,12 @@ from command_center.app.i18n import t
 from gis.catalog import EVENT_STATUS_LABELS, label
 from gis.db import session_scope
 from gis.errors import CommandCenterError
-from gis.loop.actions import default_department, transition
+from gis.loop.actions import current_state, default_department, transition
 from gis.loop.errors import Conflict, EventState, LoopError
 from gis.loop.intake_db import DuplicateCandidate, find_duplicates, merge_duplicate
 from gis.loop.sla import DEFAULT_RULE, SlaRule
 from gis.loop.states import DEPARTMENT_SCOPED, REJECT_REASONS, TRANSITIONS, allowed_actions
+from gis.models import Event
 from gis.scrub import scrub
 
 log = logging.getLogger("command_center.app")
@@ -68,14 +69,11 @@ class ActionOutcome:
 
 def load_snapshot(session: Session, event_id: int) -> EventSnapshot | None:
     """The event's status, version, department and default department (None if missing)."""
-    row = session.execute(sa.text(
-        "SELECT e.id, e.code, e.status, e.version, d.code, e.supervised, e.category_code "
-        "FROM event e LEFT JOIN department d ON d.id = e.department_id WHERE e.id = :id"),
-        {"id": event_id}).first()
-    if row is None:
+    state = current_state(session, event_id)
+    if state is None:
         return None
-    return EventSnapshot(int(row[0]), row[1], row[2], int(row[3]), row[4], bool(row[5]),
-                         default_department(session, row[6]))
+    category = session.scalar(sa.select(Event.category_code).where(Event.id == event_id))
+    return EventSnapshot(*astuple(state), default_department(session, category))
 
 
 def offered_actions(snapshot: EventSnapshot, user: UserInfo | None) -> list[str]:
@@ -101,6 +99,32 @@ def offered_actions(snapshot: EventSnapshot, user: UserInfo | None) -> list[str]
             and not (a == "unsupervise" and not snapshot.supervised)]
 
 
+def _attempt(engine: sa.Engine, event_id: int, what: str, language: str,
+             work: Callable[[Session], str]) -> ActionOutcome:
+    """Run ``work`` (which moves the event and returns the success text's head) in its own
+    transaction and turn the result into an :class:`ActionOutcome`; never raises for a
+    user's mistake. Loop errors come back with the event's current state."""
+    try:
+        with session_scope(engine) as session:
+            head = work(session)
+            snap = load_snapshot(session, event_id)
+    except LoopError as exc:
+        return ActionOutcome(False, exc.message(language), exc.current,
+                             isinstance(exc, Conflict))
+    except CommandCenterError as exc:  # NotFound, database unavailable
+        return ActionOutcome(False, exc.message(language), None)
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("%s on event %s: %s", what, event_id, scrub(exc))
+        return ActionOutcome(False, t("db_error", language), None)
+    assert snap is not None
+    # An EventSnapshot is the event's state (plus its routing): it is the outcome's state.
+    return ActionOutcome(True, f"{head} · {snap.describe(language)}", snap)
+
+
+def _sep(language: str) -> str:
+    return ": " if language == "en" else "："
+
+
 def run_action(engine: sa.Engine, user: UserInfo, event_id: int, action: str, *,
                expected_version: int | None, note: str | None = None,
                department: str | None = None, reason: str | None = None,
@@ -116,28 +140,16 @@ def run_action(engine: sa.Engine, user: UserInfo, event_id: int, action: str, *,
     elif action not in ("dispatch", "redispatch"):
         department = None
     note = (note or "").strip() or None
-    try:
-        with session_scope(engine) as session:
-            event = transition(session, event_id, action, user.username, user.role,
-                               note=note, department=department,
-                               reason=reason if action == "reject" else None,
-                               expected_version=expected_version, sla=sla)
-            snap = load_snapshot(session, event.id)
-    except LoopError as exc:
-        return ActionOutcome(False, exc.message(language), exc.current,
-                             isinstance(exc, Conflict))
-    except CommandCenterError as exc:  # NotFound, database unavailable
-        return ActionOutcome(False, exc.message(language), None)
-    except sa.exc.SQLAlchemyError as exc:
-        log.error("action %s on event %s: %s", action, event_id, scrub(exc))
-        return ActionOutcome(False, t("db_error", language), None)
-    assert snap is not None
-    state = snap  # an EventSnapshot is the event's state, plus its routing
     spec = TRANSITIONS[action]
-    name = spec.en if language == "en" else spec.zh
-    sep = ": " if language == "en" else "："
-    return ActionOutcome(True, f"{t('action_done', language)}{sep}{name} · "
-                         f"{state.describe(language)}", state)
+
+    def work(session: Session) -> str:
+        transition(session, event_id, action, user.username, user.role, note=note,
+                   department=department, reason=reason if action == "reject" else None,
+                   expected_version=expected_version, sla=sla)
+        name = spec.en if language == "en" else spec.zh
+        return f"{t('action_done', language)}{_sep(language)}{name}"
+
+    return _attempt(engine, event_id, f"action {action}", language, work)
 
 
 def duplicate_candidates(session: Session, event_id: int) -> list[DuplicateCandidate]:
@@ -156,27 +168,13 @@ def duplicate_candidates(session: Session, event_id: int) -> list[DuplicateCandi
 def run_merge(engine: sa.Engine, user: UserInfo, event_id: int, into_event_id: int, *,
               expected_version: int | None, language: str = "zh") -> ActionOutcome:
     """Merge the event into ``into_event_id`` (reject as duplicate); like :func:`run_action`."""
-    try:
-        with session_scope(engine) as session:
-            merge_duplicate(session, event_id, into_event_id, user.username, user.role,
-                            expected_version=expected_version)
-            snap = load_snapshot(session, event_id)
-            into_code = session.execute(sa.text("SELECT e.code FROM event d JOIN event e "
-                                                "ON e.id = d.duplicate_of WHERE d.id = :id"),
-                                        {"id": event_id}).scalar_one()
-    except LoopError as exc:
-        return ActionOutcome(False, exc.message(language), exc.current,
-                             isinstance(exc, Conflict))
-    except CommandCenterError as exc:
-        return ActionOutcome(False, exc.message(language), None)
-    except sa.exc.SQLAlchemyError as exc:
-        log.error("merge of event %s: %s", event_id, scrub(exc))
-        return ActionOutcome(False, t("db_error", language), None)
-    assert snap is not None
-    state = snap  # an EventSnapshot is the event's state, plus its routing
-    sep = ": " if language == "en" else "："
-    return ActionOutcome(True, f"{t('merged_into', language)}{sep}{into_code} · "
-                         f"{state.describe(language)}", state)
+    def work(session: Session) -> str:
+        event = merge_duplicate(session, event_id, into_event_id, user.username, user.role,
+                                expected_version=expected_version)
+        kept = session.get(Event, event.duplicate_of)
+        return f"{t('merged_into', language)}{_sep(language)}{kept.code if kept else ''}"
+
+    return _attempt(engine, event_id, "merge", language, work)
 
 
 def departments(session: Session) -> list[tuple[str, str, str]]:
@@ -215,7 +213,6 @@ class ActionPanel:
         self.on_change = on_change
         self.snapshot: EventSnapshot | None = None
         self.duplicates: list[DuplicateCandidate] = []
-        self.last: ActionOutcome | None = None
         lang = language
         self._departments: list[tuple[str, str, str]] | None = None
         self.header = pn.pane.HTML("", stylesheets=[ACTIONS_CSS], sizing_mode="stretch_width",
@@ -366,7 +363,6 @@ class ActionPanel:
 
     def _after(self, snap: EventSnapshot, outcome: ActionOutcome) -> ActionOutcome:
         """Show the outcome; redraw when the event moved (or a conflict showed it had)."""
-        self.last = outcome
         cls = "ok" if outcome.ok else "err"
         self.message.object = (f'<div class="cc-msg {cls}" role="status" '
                                f'data-conflict="{int(outcome.conflict)}">'

@@ -17,7 +17,7 @@ import panel as pn
 import sqlalchemy as sa
 from bokeh.server.server import Server
 
-from command_center.app.context import AppContext
+from command_center.app.context import AppContext, WarmingCameraUrl
 from command_center.app.layout import BODY_CSS
 from command_center.app.live import EventListener
 from command_center.app.login import SessionAuthProvider, home_handler
@@ -43,7 +43,7 @@ def _camera_url_maker(settings: Any) -> Any:
 
     def camera_url(code: str, stream: str = "sub", kind: str = "mjpeg") -> str:
         return client.camera_url(code, stream=stream, kind=kind)  # type: ignore[arg-type]
-    return camera_url
+    return WarmingCameraUrl(camera_url, client.warm if settings.relay.warm_s else None)
 
 
 def _wall_url_maker(settings: Any) -> Any:

@@ -31,6 +31,16 @@ def check_format(fmt: str) -> Format:
     return fmt  # type: ignore[return-value]
 
 
+def check_options(lang: str, tiles: str | None = None) -> None:
+    """Refuse a language or an HTML basemap we cannot write, naming the choices."""
+    if lang not in ("zh", "en"):
+        raise ExportError(f"不支持的语言“{lang}”，可选：zh、en",
+                          f"unknown language '{lang}'; choose zh or en")
+    if tiles not in (None, "osm"):
+        raise ExportError(f"不支持的底图“{tiles}”，可选：osm",
+                          f"unknown basemap '{tiles}'; choose osm")
+
+
 def export(report: Report, fmt: str, path: Path, lang: str = "zh", *,
            tiles: str | None = None) -> Path:
     """Write ``report`` as ``fmt`` (``html``, ``pdf`` or ``xlsx``) to ``path``.
@@ -49,9 +59,7 @@ def export(report: Report, fmt: str, path: Path, lang: str = "zh", *,
         HTML only: ``osm`` to add an OpenStreetMap basemap (needs the internet to show).
     """
     fmt = check_format(fmt)
-    if lang not in ("zh", "en"):
-        raise ExportError(f"不支持的语言“{lang}”，可选：zh、en",
-                          f"unknown language '{lang}'; choose zh or en")
+    check_options(lang, tiles)
     if fmt == "html":
         from command_center.reports.html import write_html
 

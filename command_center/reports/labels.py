@@ -227,7 +227,4 @@ def row_label(row: Any, lang: str) -> str:
 
 def category_label(code: Any, lang: str) -> str:
     """An event category's label in ``lang``; the code itself when unknown."""
-    entry = CATEGORY_BY_CODE.get(str(code))
-    if entry is None:
-        return str(code)
-    return entry.en if lang == "en" else entry.zh
+    return label(CATEGORY_BY_CODE, str(code), lang)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -154,23 +153,12 @@ def _cover(ws: Any, report: Report, tables: dict[str, pd.DataFrame]) -> None:
                "row 1: Chinese headers, row 2: column names, data from row 3"])
 
 
-def report_tables(report: Report) -> dict[str, pd.DataFrame]:
-    """:meth:`Report.tables` (geometries as WKT), quietly.
-
-    Replacing a GeoDataFrame's geometry column by text makes GeoPandas warn that the column
-    holds no geometry; that is exactly what we want here.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Geometry column does not contain geometry")
-        return report.tables()
-
-
 def write_xlsx(report: Report, path: Path, lang: str = "zh") -> Path:
     """Write the report as a workbook to ``path`` (cover + one sheet per table).
 
     The workbook is bilingual whatever ``lang`` is (Chinese headers, English column names).
     """
-    tables = report_tables(report)
+    tables = report.tables()
     tz = ZoneInfo(report.timezone)
     wb = Workbook(write_only=True)
     _cover(wb.create_sheet(COVER), report, tables)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
-from gis.catalog import CATEGORY_BY_CODE
+from gis.catalog import CATEGORY_BY_CODE, label
 from gis.coords import METRIC_CRS, STORAGE_CRS
 from gis.reports.area import AREA_JOIN, area_condition, area_params
 from gis.reports.frames import column_frame, geo_frame, to_wgs84
@@ -211,7 +211,7 @@ def _outside(session: Session, area: Area, period: Period, seen: BaseGeometry
                                     frame["y"].to_numpy(float))
         frame = frame[~hit].reset_index(drop=True)
     lon, lat = _TO_WGS84.transform(frame["x"].to_numpy(float), frame["y"].to_numpy(float))
-    labels = {c: _category_zh(c) for c in frame["category"].unique()}
+    labels = {c: label(CATEGORY_BY_CODE, c) for c in frame["category"].unique()}
     out = pd.DataFrame({
         "id": frame["id"].astype("int64"), "category": frame["category"].astype(object),
         "label_zh": frame["category"].map(labels).astype(object),
@@ -227,6 +227,3 @@ def _share(frame: pd.DataFrame) -> pd.Series:
     return (frame["covered_m2"].astype(float) / area.where(area > 0)).clip(upper=1.0)
 
 
-def _category_zh(code: str) -> str:
-    c = CATEGORY_BY_CODE.get(code)
-    return c.zh if c is not None else code

@@ -182,7 +182,7 @@ def kpi_tables(session: Session, area: Area, period: Period, previous: Period,
     prev.update(red=int(lights[2]), yellow=int(lights[3]))
     return KpiTables(
         kpis=_kpi_frame(cur, prev),
-        by_category=_breakdown(frame, "cat", _category_label),
+        by_category=_breakdown(frame, "cat", lambda c: _label(CATEGORY_BY_CODE, c)),
         by_source=_breakdown(frame, "src", lambda c: _label(EVENT_SOURCE_LABELS, c)),
         by_department=_breakdown(frame, "dept", _department_label),
         weekly=_weekly(frame, period, timezone))
@@ -205,11 +205,6 @@ def _kpi_frame(cur: dict[str, int], prev: dict[str, int]) -> pd.DataFrame:
 def _label(table: dict, code: str) -> tuple[str, str]:
     entry = table.get(code)
     return (entry.zh, entry.en) if entry is not None else (code, code)
-
-
-def _category_label(code: str) -> tuple[str, str]:
-    c = CATEGORY_BY_CODE.get(code)
-    return (c.zh, c.en) if c is not None else (code, code)
 
 
 _DEPARTMENTS = {d.code: (d.zh, d.en) for d in DEPARTMENTS}

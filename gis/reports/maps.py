@@ -29,7 +29,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gis.catalog import CATEGORY_BY_CODE, OPEN_STATUSES
+from gis.catalog import CATEGORY_BY_CODE, OPEN_STATUSES, label
 from gis.coords import STORAGE_CRS
 from gis.loop.sla import CLOSED_IN_PERIOD_SQL, ON_TIME_SQL
 from gis.queries import heat
@@ -129,16 +129,13 @@ def red_events(session: Session, area: Area, at: dt.datetime, yellow_share: floa
     rows = session.execute(sa.text(sql), {
         **area_params(area), "t": at, "yellow": yellow_share,
         "open_statuses": list(OPEN_STATUSES)}).all()
-    frame = geo_frame([(r[0], r[1], _category_zh(r[1]), r[2], r[3], r[4], r[5]) for r in rows],
+    frame = geo_frame([(r[0], r[1], label(CATEGORY_BY_CODE, r[1]), r[2], r[3], r[4], r[5])
+                       for r in rows],
                       ["id", "category", "label_zh", "status", "deadline_at", "supervised"])
     frame["id"] = frame["id"].astype("int64")
     frame["supervised"] = frame["supervised"].astype(bool)
     return frame
 
-
-def _category_zh(code: str) -> str:
-    c = CATEGORY_BY_CODE.get(code)
-    return c.zh if c is not None else code
 
 
 #: Lattice cells per ``eps`` for the clustering (cell side = eps / 5; see gis.reports.clusters).
@@ -221,15 +218,15 @@ def hotspots(session: Session, area: Area, period: Period, *, eps_m: float = DEF
     ends = np.searchsorted(labels, sizes.index.to_numpy(), side="right")
     ci, cj = cells["i"].to_numpy() * cell, cells["j"].to_numpy() * cell
     out = []
-    for k, (label, events, a, b) in enumerate(zip(sizes.index, sizes.to_numpy(), starts, ends,
-                                                  strict=True), start=1):
+    for k, (cluster, events, a, b) in enumerate(zip(sizes.index, sizes.to_numpy(), starts,
+                                                    ends, strict=True), start=1):
         x, y = ci[a:b], cj[a:b]
         corners = np.column_stack([np.concatenate([x, x + cell, x, x + cell]),
                                    np.concatenate([y, y, y + cell, y + cell])])
         hull = shapely.convex_hull(shapely.multipoints(corners)).buffer(HULL_PAD_M,
                                                                         quad_segs=4)
-        code = str(top[label])
-        out.append((k, int(events), code, _category_zh(code), hull))
+        code = str(top[cluster])
+        out.append((k, int(events), code, label(CATEGORY_BY_CODE, code), hull))
     frame = gpd.GeoDataFrame(
         pd.DataFrame([r[:4] for r in out], columns=columns),
         geometry=gpd.GeoSeries(to_wgs84(np.array([r[4] for r in out], dtype=object)),

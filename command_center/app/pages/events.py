@@ -28,7 +28,7 @@ from command_center.app.context import AppContext, session_arg, start_session, s
 from command_center.app.event_panel import LIGHT_COLORS, PANEL_CSS, event_html, load_event
 from command_center.app.i18n import t
 from command_center.app.layout import PANEL_BG, chrome, guard, message_page
-from command_center.app.loop_ui import panel_for
+from command_center.app.loop_ui import departments, panel_for
 from command_center.app.state import SessionState
 from command_center.app.timeline import TIMELINE_CSS, timeline, timeline_html
 from gis.catalog import (
@@ -40,6 +40,7 @@ from gis.catalog import (
     label,
 )
 from gis.db import session_scope
+from gis.errors import CommandCenterError
 from gis.queries import EventFilter
 from gis.scrub import scrub
 from layers.build import QUERIES, YELLOW_SHARE, three_light
@@ -141,13 +142,12 @@ class EventsView:
         user = state.user
         # A department user starts with their own department's events (and may widen it).
         own = user.department if user and user.role == "department" and user.department else ""
-        self.filters = EventFilters(department=own or "")
+        self.filters = EventFilters(department=own)
         lang = self.language
         with session_scope(app.engine) as session:
             streets = session.execute(sa.text(
                 "SELECT code, name_zh FROM street ORDER BY code")).all()
-            depts = session.execute(sa.text(
-                "SELECT code, name_zh, name_en FROM department ORDER BY code")).all()
+            depts = departments(session)
         self.widgets = {
             "status": pn.widgets.Select(label=t("status", lang),
                                         options=_choices(lang, EVENT_STATUS_LABELS)),
@@ -161,7 +161,7 @@ class EventsView:
             "street": pn.widgets.Select(label=t("street", lang), options={
                 t("all", lang): "", **{name: code for code, name in streets}}),
             "department": pn.widgets.Select(label=t("department", lang), value=own, options={
-                t("all", lang): "", **{(en or zh) if lang == "en" else zh: code
+                t("all", lang): "", **{en if lang == "en" else zh: code
                                        for code, zh, en in depts}}),
             "period": pn.widgets.Select(label=t("period", lang), value="30d", options={
                 t("period_" + k, lang): k for k in PERIODS}),
@@ -263,9 +263,14 @@ class EventsView:
     def show_details(self, event_id: int) -> None:
         """Details, nearest cameras and timeline of ``event_id`` (not the actions)."""
         lang = self.language
-        with session_scope(self.app.engine) as session:
-            details = load_event(session, event_id)
-            entries = timeline(session, event_id)
+        try:
+            with session_scope(self.app.engine) as session:
+                details = load_event(session, event_id)
+                entries = timeline(session, event_id)
+        except (CommandCenterError, sa.exc.SQLAlchemyError) as exc:
+            self.app.log.error("event details: %s", scrub(exc))
+            self.details.object = f'<div class="cc-side">{t("db_error", lang)}</div>'
+            return
         if details is None:
             self.details.object = f'<div class="cc-side">{t("not_found", lang)}</div>'
             return
@@ -313,7 +318,7 @@ def page(app: AppContext) -> pn.viewable.Viewable:
         return message_page(state, "events", "db_error")
     state.extras["events"] = view
     opened = session_arg("event")  # a link from the supervision list or a reminder
-    if opened and opened.isdigit():
+    if opened and opened.isascii() and opened.isdigit():  # "²".isdigit() is True too
         view.show(int(opened))
     subscribe_live(app, view.on_event)
     return chrome(state, "events", view.layout())

@@ -12,6 +12,7 @@ XLSX. A period or area without events shows 本期无数据 instead of empty cha
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import io
@@ -86,7 +87,7 @@ class ReportsView:
         self.format = pn.widgets.Select(label=t("export_format", lang), width=100,
                                         options={f.upper(): f for f in FORMATS}, value="html")
         self.download = pn.widgets.FileDownload(
-            callback=self._download_file, filename="report.html", embed=False,
+            callback=self._download, filename="report.html", embed=False,
             label=t("download", lang), color="success", width=140, align="end")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.tabs = pn.Tabs(sizing_mode="stretch_width", dynamic=False,
@@ -98,8 +99,13 @@ class ReportsView:
         self.refresh()
 
     def _fill_areas(self) -> None:
-        with session_scope(self.app.engine) as session:
-            options = area_options(session, self.kind.value)
+        try:
+            with session_scope(self.app.engine) as session:
+                options = area_options(session, self.kind.value)
+        except (CommandCenterError, sa.exc.SQLAlchemyError) as exc:
+            self.app.log.error("reports page areas: %s", scrub(exc))
+            self._say(t("db_error", self.language), error=True)
+            return
         self.area.options = options
         self.area.value = next(iter(options.values()), None)
 
@@ -116,13 +122,13 @@ class ReportsView:
         """Build the report of the chosen area and period and show it (or why it cannot)."""
         lang = self.language
         try:
-            with Session(self.app.engine) as session:
+            with session_scope(self.app.engine) as session:
                 report = build_report(session, self.area.value, (self.period.value or "").strip(),
                                       settings=self.app.settings)
-        except CommandCenterError as exc:
+        except CommandCenterError as exc:  # bad period or area, database unavailable
             self._say(exc.message(lang), error=True)
             return
-        except sa.exc.OperationalError as exc:
+        except sa.exc.SQLAlchemyError as exc:
             self.app.log.error("reports page: %s", scrub(exc))
             self._say(t("db_error", lang), error=True)
             return
@@ -134,14 +140,32 @@ class ReportsView:
             stylesheets=[PAPER_CSS], sizing_mode="stretch_width"))
             for key, body in zip(SECTIONS, sections(report, lang, "page", None), strict=True)]
 
+    async def _download(self) -> io.BytesIO:
+        # The PDF is printed by Chromium (seconds): off the server's event loop, so the other
+        # sessions (the wall, the map) keep their updates meanwhile.
+        return await asyncio.get_running_loop().run_in_executor(None, self._download_file)
+
     def _download_file(self) -> io.BytesIO:
-        """The report on screen in the chosen format (FileDownload calls this on click)."""
+        """The report on screen in the chosen format (FileDownload calls this on click).
+
+        When the export fails (no Chromium for the PDF, a print that timed out) the page says
+        why and the download is a short text file saying the same, not a broken report.
+        """
         if self.report is None:
             return io.BytesIO(no_data_html(self.language).encode("utf-8"))
         fmt = self.format.value
-        with tempfile.TemporaryDirectory(prefix="cc-report-dl-") as tmp:
-            path = export(self.report, fmt, Path(tmp) / f"report.{fmt}", self.language)
-            return io.BytesIO(path.read_bytes())
+        self._name_download()
+        try:
+            with tempfile.TemporaryDirectory(prefix="cc-report-dl-") as tmp:
+                path = export(self.report, fmt, Path(tmp) / f"report.{fmt}", self.language)
+                return io.BytesIO(path.read_bytes())
+        except CommandCenterError as exc:
+            self.app.log.error("report export %s: %s", fmt, scrub(exc))
+            text = exc.message(self.language)
+            self._say(text, error=True)
+            # FileDownload reads the file name after this callback returns.
+            self.download.filename = t("export_failed_file", self.language)
+            return io.BytesIO(text.encode("utf-8"))
 
     def layout(self) -> pn.viewable.Viewable:
         """Controls on top, the report's sections in tabs below."""
