@@ -64,6 +64,8 @@ def simulate(
     size: str = typer.Option("640x360", help="Main stream size, WxH."),
     sub_size: str | None = typer.Option(None, help="Sub stream size, WxH (default: half)."),
     fps: int = typer.Option(15, min=1, max=60, help="Frames per second."),
+    profile: str = typer.Option("camera", help="camera: H.264 Main profile over a noisy "
+                                "textured scene, like a real sub stream; light: cheapest."),
     user: str | None = typer.Option(None, help="Require this user name on every camera."),
     password: str | None = typer.Option(None, envvar="CC_SIM_PASSWORD",
                                         help="Password for --user (or CC_SIM_PASSWORD)."),
@@ -81,6 +83,9 @@ def simulate(
     if auth not in ("basic", "digest"):
         raise typer.BadParameter("只支持 basic 或 digest / only basic or digest",
                                  param_hint="--auth")
+    if profile not in ("camera", "light"):
+        raise typer.BadParameter("只支持 camera 或 light / only camera or light",
+                                 param_hint="--profile")
     if user is not None and not password:
         raise typer.BadParameter("--user 需要 --password 或 CC_SIM_PASSWORD / "
                                  "--user needs --password or CC_SIM_PASSWORD",
@@ -89,7 +94,7 @@ def simulate(
     state_path = Path(state_file) if state_file else None
     specs: list[CameraSpec] = default_cameras(count, user, password)
     sim = Simulator(specs, size=main_size, sub_size=_parse_size(sub_size, "--sub-size"),
-                    fps=fps, auth=auth)  # type: ignore[arg-type]
+                    fps=fps, auth=auth, profile=profile)  # type: ignore[arg-type]
     console = Console()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.monotonic()

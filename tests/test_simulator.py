@@ -94,6 +94,56 @@ def rtsp_status(port: int, path: str, authorization: str | None = None) -> str:
         return conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
 
 
+def rtsp_describe(port: int, path: str) -> str:
+    """The whole answer to a DESCRIBE: status, headers and the SDP.
+
+    Right after another session's teardown the server answers 503 for a moment (the media
+    is being unprepared): asked again until it answers otherwise, for up to 5 s.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        answer = _describe_once(port, path)
+        if " 503 " not in answer.split("\r\n", 1)[0] or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def _describe_once(port: int, path: str) -> str:
+    request = (f"DESCRIBE rtsp://127.0.0.1:{port}{path} RTSP/1.0\r\nCSeq: 1\r\n"
+               "Accept: application/sdp\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(request.encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                data.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0]):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode("latin-1")
+
+
+def first_frame(url: str) -> np.ndarray:
+    """One frame, opening again while the camera still answers 503 from a torn-down session."""
+    deadline = time.monotonic() + 5
+    while True:
+        cap = open_capture(url)
+        try:
+            ok, frame = cap.read() if cap.isOpened() else (False, None)
+        finally:
+            cap.release()
+        if ok:
+            return frame
+        assert time.monotonic() < deadline, "stream did not open"
+        time.sleep(0.2)
+
+
+def texture(frame: np.ndarray) -> float:
+    """Mean luma step between horizontal neighbours above the pixel code: detail and noise."""
+    luma = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[: frame.shape[0] * 3 // 4].astype(int)
+    return float(np.abs(np.diff(luma, axis=1)).mean())
+
+
 def connect_errno(port: int) -> int:
     with socket.socket() as conn:
         conn.settimeout(2)
@@ -275,6 +325,24 @@ def test_cli_rejects_a_bad_size_with_a_bilingual_message():
     result = CliRunner().invoke(app, ["cameras", "simulate", "--size", "640by360"])
     assert result.exit_code == 2
     assert "640x360" in result.output
+
+
+def test_camera_profile_is_main_profile_over_a_textured_scene_light_is_baseline_and_flat(sim):
+    # What the decoder gets decides what the relay's benchmark measures: a real camera's sub
+    # stream is Main profile (CABAC, deblocking) over a scene with detail and noise.
+    textured = texture(first_frame(sim.url("cam-b", "sub")))
+    sdp = rtsp_describe(sim.camera("cam-b").port, "/cam-b/sub")
+    assert "profile-level-id=4d" in sdp.lower(), sdp
+    with Simulator([CameraSpec("flat", "平面")], size=MAIN, sub_size=SUB,
+                   profile="light") as light:
+        frame = first_frame(light.url("flat", "sub"))
+        flat = texture(frame)
+        assert box_centre(frame)  # the same moving box on the flat picture
+        sdp = rtsp_describe(light.camera("flat").port, "/flat/sub")
+        assert "profile-level-id=42" in sdp.lower(), sdp
+    assert textured > 3 * flat, (textured, flat)
+    with pytest.raises(ValueError, match="camera or light"):
+        Simulator(1, profile="hd")  # type: ignore[arg-type]
 
 
 def test_digest_auth_lets_the_right_password_in_only(sim):

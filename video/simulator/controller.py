@@ -175,12 +175,18 @@ class Simulator:
     timezone
         The zone of the clock a camera burns into its picture (``TZ`` of its process): a real
         camera's OSD shows local time, and the wall's labels are in ``ui.timezone``.
+    profile
+        ``"camera"`` (default): H.264 Main profile with CABAC and deblocking over a textured
+        scene with sensor noise, what a decoder gets from a real camera's sub stream;
+        ``"light"``: constrained baseline over a flat picture, a third of the decode and half
+        the encode cost (see docs/simulator.md).
     """
 
     def __init__(self, cameras: int | Sequence[CameraSpec], *, size: tuple[int, int] = (640, 360),
                  sub_size: tuple[int, int] | None = None, fps: int = 15,
                  auth: Literal["basic", "digest"] = "basic", workdir: Path | None = None,
-                 start_timeout: float = 30.0, timezone: str = "Asia/Shanghai") -> None:
+                 start_timeout: float = 30.0, timezone: str = "Asia/Shanghai",
+                 profile: Literal["camera", "light"] = "camera") -> None:
         specs = default_cameras(cameras) if isinstance(cameras, int) else list(cameras)
         if len({s.code for s in specs}) != len(specs):
             raise ValueError("camera codes must be unique")
@@ -188,6 +194,9 @@ class Simulator:
         self.sub_size = _even(sub_size or (max(160, size[0] // 2), max(90, size[1] // 2)))
         self.fps, self.auth, self.start_timeout = fps, auth, start_timeout
         self.timezone = timezone
+        if profile not in ("camera", "light"):
+            raise ValueError(f"unknown stream profile {profile!r}: camera or light")
+        self.profile = profile
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cc-camsim-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -277,6 +286,7 @@ class Simulator:
         """A JSON-able description: cameras with ports, PIDs, states and URLs."""
         return {
             "size": list(self.size), "sub_size": list(self.sub_size), "fps": self.fps,
+            "profile": self.profile,
             "cameras": [{"code": c.spec.code, "name": c.spec.name, "port": c.port,
                          "pid": c.pid, "state": c.state,
                          "main": c.url("main", credentials), "sub": c.url("sub", credentials)}
@@ -300,7 +310,8 @@ class Simulator:
         argv = [system_python(), str(SERVER_SCRIPT), "--code", spec.code, "--name", spec.name,
                 "--size", "x".join(map(str, self.size)),
                 "--sub-size", "x".join(map(str, self.sub_size)),
-                "--fps", str(self.fps), "--auth", self.auth, "--parent-pid", str(os.getpid())]
+                "--fps", str(self.fps), "--profile", self.profile, "--auth", self.auth,
+                "--parent-pid", str(os.getpid())]
         env: dict[str, str] = {"TZ": self.timezone}
         if spec.user is not None:
             argv += ["--user", spec.user]

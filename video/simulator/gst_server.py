@@ -18,12 +18,14 @@ with the wall-clock milliseconds at which the frame was made.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--size", type=_size, default=(640, 360))
     p.add_argument("--sub-size", type=_size, default=(320, 180))
     p.add_argument("--fps", type=int, default=15)
+    p.add_argument("--profile", choices=PROFILES, default="camera",
+                   help="camera: Main profile over a noisy textured scene; light: cheapest.")
     p.add_argument("--user", help="Require this user; the password comes from CC_SIM_PASSWORD.")
     p.add_argument("--auth", choices=("basic", "digest"), default="basic")
     p.add_argument("--parent-pid", type=int, default=0, help="Exit when this process is gone.")
@@ -96,29 +100,122 @@ def check() -> int:
     return 0 if not missing else 1
 
 
-class Picture:
-    """Frames of one size: a fixed background, a moving box, the pixel code."""
+# What a stream looks like to the decoder. ``camera``: what an IP camera's sub stream is by
+# default (Hikvision and Dahua ship H.264 Main profile): CABAC, the in-loop deblocking filter,
+# a textured scene with sensor noise, so that every macroblock carries residual, as on a real
+# street. ``light``: constrained baseline at ultrafast (CAVLC, no deblocking) over a flat
+# gradient, nearly all skipped macroblocks: a third of the decode cost of ``camera`` and half
+# its encode cost (docs/simulator.md), for machines that must run many cameras cheaply.
+PROFILES = ("camera", "light")
+ENCODERS = {
+    "camera": "speed-preset=superfast ! video/x-h264,profile=main",
+    "light": "speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline",
+}
+NOISE_FRAMES = 8  # precomputed noise fields, cycled: the encoder references one frame back
+NOISE_SIGMA = 3.0  # luma levels: a camera's sensor noise in daylight
 
-    def __init__(self, width: int, height: int, pixelcode) -> None:  # noqa: ANN001
-        import numpy as np
 
-        self.np, self.pixelcode = np, pixelcode
-        self.width, self.height = width, height
+NOISE_SHIFT = 7919  # pixels between the noise of consecutive frames: far outside x264's search
+
+
+@functools.lru_cache(maxsize=8)
+def backgrounds(width: int, height: int, band_top: int, scene: bool, seed: int) -> tuple:
+    """The I420 backgrounds a picture cycles through (made once per size and camera).
+
+    Flat: one gradient. Scene: a street (:func:`street`) with ``NOISE_FRAMES`` variants of
+    sensor noise above the pixel-code band, cut from one noise field at different offsets.
+    """
+    import numpy as np
+
+    cy, cx = np.mgrid[0:height // 2, 0:width // 2]
+    if scene:
+        luma = street(np.random.default_rng(seed), width, height)
+        u = 122 + 12 * cx / (width // 2)  # a faint tint, as a camera's white balance leaves
+        v = 132 - 8 * cy / (height // 2)
+    else:
         ys, xs = np.mgrid[0:height, 0:width]
         luma = 60 + 100 * (xs / width) * 0.6 + 100 * (ys / height) * 0.4
-        cy, cx = np.mgrid[0:height // 2, 0:width // 2]
-        self.background = np.concatenate([
-            luma.astype(np.uint8).ravel(),
-            (110 + 40 * cx / (width // 2)).astype(np.uint8).ravel(),   # U
-            (150 - 30 * cy / (height // 2)).astype(np.uint8).ravel(),  # V
-        ])
+        u, v = 110 + 40 * cx / (width // 2), 150 - 30 * cy / (height // 2)
+    background = np.concatenate([luma.astype(np.uint8).ravel(), u.astype(np.uint8).ravel(),
+                                 v.astype(np.uint8).ravel()])
+    if not scene:
+        return (background,)
+    above = width * band_top
+    rng = np.random.default_rng(seed + 1)
+    grain = rng.normal(0, NOISE_SIGMA, above + NOISE_FRAMES * NOISE_SHIFT).astype(np.float32)
+    base = background[:above].astype(np.float32)
+    out = []
+    for k in range(NOISE_FRAMES):
+        noisy = background.copy()
+        window = grain[k * NOISE_SHIFT:k * NOISE_SHIFT + above]
+        noisy[:above] = np.clip(base + window, 0, 255).astype(np.uint8)
+        out.append(noisy)
+    return tuple(out)
+
+
+def street(rng, width: int, height: int):  # noqa: ANN001, ANN201  (numpy in and out)
+    """Luma of a street seen from a pole: sky, blocks with lit windows, a road, texture."""
+    import numpy as np
+
+    def smooth(cell: int):  # value noise: a random grid, bilinearly blown up
+        grid = rng.normal(0, 1, (height // cell + 2, width // cell + 2))
+        fy, fx = np.arange(height) / cell, np.arange(width) / cell
+        iy, ix = fy.astype(int), fx.astype(int)
+        ty, tx = (fy - iy)[:, None], (fx - ix)[None, :]
+        top = grid[iy][:, ix] * (1 - tx) + grid[iy][:, ix + 1] * tx
+        bottom = grid[iy + 1][:, ix] * (1 - tx) + grid[iy + 1][:, ix + 1] * tx
+        return top * (1 - ty) + bottom * ty
+
+    ys = np.arange(height)[:, None]
+    xs = np.arange(width)[None, :]
+    horizon = height * 3 // 5
+    luma = np.broadcast_to(170 - 60 * ys / height, (height, width)).astype(np.float32)
+    step_y, step_x = max(4, height // 40), max(4, width // 70)
+    for _ in range(14):  # buildings, each with a grid of windows, some lit
+        x0 = max(0, int(rng.integers(-width // 20, width)))
+        x1 = min(width, x0 + int(rng.integers(width // 14, width // 5)))
+        top = int(rng.integers(height // 10, horizon - height // 10))
+        block = luma[top:horizon, x0:x1]
+        block[:] = float(rng.integers(50, 140))
+        ry, rx = ys[:horizon - top] - step_y // 2, xs[:, :x1 - x0] - step_x // 2
+        lit = rng.integers(30, 90, ((horizon - top) // step_y + 2, (x1 - x0) // step_x + 2))
+        lit[rng.random(lit.shape) < 0.4] = 0
+        inside = ((ry >= 0) & (ry % step_y < step_y // 2) & (ry < horizon - top - step_y)
+                  & (rx >= 0) & (rx % step_x < step_x // 2) & (rx < x1 - x0 - step_x))
+        block += np.where(inside, lit[np.maximum(ry, 0) // step_y, np.maximum(rx, 0) // step_x],
+                          0)
+    luma[horizon:] = 70 + 30 * (ys[:height - horizon] / (height - horizon))
+    lane = horizon + (height - horizon) // 3
+    for x0 in range(0, width, width // 8):  # lane marks
+        luma[lane:lane + max(2, height // 100), x0:x0 + width // 16] = 200
+    # Texture at a few scales: weathered walls, foliage, asphalt.
+    luma += 14 * smooth(max(2, width // 24)) + 8 * smooth(4)
+    luma += rng.normal(0, 5, luma.shape).astype(np.float32)
+    return np.clip(luma, 20, 230)
+
+
+class Picture:
+    """Frames of one size: a background, a moving box, the pixel code.
+
+    With ``scene`` the background is a street (:func:`street`) and each frame carries sensor
+    noise above the pixel-code band; the noisy backgrounds are made once (:func:`backgrounds`),
+    so a frame costs a copy, like the flat one.
+    """
+
+    def __init__(self, width: int, height: int, pixelcode, scene: bool = False,  # noqa: ANN001
+                 seed: int = 0) -> None:
+        self.pixelcode = pixelcode
+        self.width, self.height = width, height
         self.box = max(8, height // 6) // 2 * 2
         self.band_top, _ = pixelcode.band_rows(height)
+        self.backgrounds = backgrounds(width, height, self.band_top, scene, seed)
+        self.count = 0
 
     def frame(self, now: float) -> bytes:
         """One I420 frame for wall-clock time ``now`` (seconds)."""
         w, h, box = self.width, self.height, self.box
-        buf = self.background.copy()
+        buf = self.backgrounds[self.count % len(self.backgrounds)].copy()
+        self.count += 1
         y = buf[:w * h].reshape(h, w)
         u = buf[w * h:w * h + (w // 2) * (h // 2)].reshape(h // 2, w // 2)
         v = buf[w * h + (w // 2) * (h // 2):].reshape(h // 2, w // 2)
@@ -138,11 +235,11 @@ class Picture:
 
 
 def _bitrate_kbps(width: int, height: int, fps: int) -> int:
-    # ~0.15 bit per pixel per frame is plenty for this simple picture at ultrafast.
+    # ~0.15 bit per pixel per frame: 518 kbit/s at 640x360@15, a camera's usual sub stream.
     return max(150, int(width * height * fps * 0.15 / 1000))
 
 
-def _launch(width: int, height: int, fps: int) -> str:
+def _launch(width: int, height: int, fps: int, profile: str = "camera") -> str:
     font_px = max(11, height // 22)
     caps = f"video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
     return (
@@ -152,9 +249,8 @@ def _launch(width: int, height: int, fps: int) -> str:
         f"font-desc=\"Noto Sans CJK SC {font_px}px\" "
         f"! clockoverlay time-format=\"%Y-%m-%d %H:%M:%S\" valignment=top halignment=right "
         f"shaded-background=true font-desc=\"Noto Sans Mono {font_px}px\" "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max={fps} "
-        f"bitrate={_bitrate_kbps(width, height, fps)} "
-        "! video/x-h264,profile=constrained-baseline "
+        f"! x264enc tune=zerolatency threads=1 key-int-max={fps} "
+        f"bitrate={_bitrate_kbps(width, height, fps)} {ENCODERS[profile]} "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
 
@@ -183,7 +279,7 @@ class Camera:
 
     def _factory(self, width: int, height: int):
         factory = self.GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(_launch(width, height, self.args.fps))
+        factory.set_launch(_launch(width, height, self.args.fps, self.args.profile))
         factory.set_shared(True)
         factory.connect("media-configure", self._on_media, width, height)
         if self.args.user:
@@ -211,7 +307,9 @@ class Camera:
         key = id(media)
         with self.lock:
             self.feeders[key] = (element.get_by_name("src"),
-                                 Picture(width, height, self.pixelcode))
+                                 Picture(width, height, self.pixelcode,
+                                         scene=self.args.profile == "camera",
+                                         seed=zlib.crc32(self.args.code.encode())))
         media.connect("unprepared", self._on_unprepared, key)
 
     def _on_unprepared(self, _media, key: int) -> None:  # noqa: ANN001
@@ -235,6 +333,11 @@ class Camera:
                 buffer = self.Gst.Buffer.new_wrapped(picture.frame(now))
                 appsrc.emit("push-buffer", buffer)
 
+    def _prepare(self) -> None:
+        for width, height in (self.args.sub_size, self.args.size):
+            Picture(width, height, self.pixelcode, scene=self.args.profile == "camera",
+                    seed=zlib.crc32(self.args.code.encode()))
+
     def _parent_alive(self) -> bool:
         if self.args.parent_pid and not Path(f"/proc/{self.args.parent_pid}").exists():
             self.loop.quit()
@@ -255,6 +358,9 @@ class Camera:
             Path(tmp).write_text(str(port), encoding="utf-8")
             os.replace(tmp, self.args.port_file)
         threading.Thread(target=self._feed, name="feed", daemon=True).start()
+        # Make the backgrounds now rather than when the first viewer arrives (a scene at
+        # 1280x720 takes ~0.1 s: a click would wait for it).
+        threading.Thread(target=self._prepare, name="prepare", daemon=True).start()
         self.loop = self.GLib.MainLoop()
         self.GLib.timeout_add_seconds(1, self._parent_alive)
         self.loop.run()
