@@ -357,6 +357,28 @@ def test_a_wall_is_encoded_once_per_tick_for_all_its_viewers(relay, client):
         assert np.abs(first - last).mean() > 0.5
 
 
+def test_while_a_wall_is_watched_its_cameras_readers_scale_frames_to_its_tiles(relay, client):
+    wall = relay.walls.get("2x2")
+    assert wait_until(lambda: not wall.running(), 5)
+    live = [t.code for t in wall.mosaic.tiles
+            if relay.supervisor.health(t.code).status == "online"]
+    assert live
+    viewer = MjpegReader(client.wall_url("2x2"))
+    try:
+        assert viewer.status == 200
+        assert wait_until(lambda: all(
+            (f := relay.supervisor.latest(code, "sub")) is not None
+            and (320, 180) in f.scaled for code in live), 10), "tiles were not pre-scaled"
+    finally:
+        viewer.close()
+    assert wait_until(lambda: not wall.running(), 5)
+    # Decoding lingers a moment after the wall stops; frames made then are not scaled.
+    code = live[0]
+    seq = relay.supervisor.latest(code, "sub").seq
+    frame = relay.supervisor.wait_frame(code, "sub", seq, 5)
+    assert frame is None or frame.scaled == {}
+
+
 def test_wall_snapshot_shows_the_offline_tile_for_a_dead_camera(relay, client):
     status, headers, body = get(client.wall_url("gate", "jpg"))
     assert status == 200 and headers["content-type"] == "image/jpeg"

@@ -27,8 +27,10 @@ from video.mosaic import (
     Tile,
     TileState,
     canvas_size,
+    scale_into,
     tile_rects,
 )
+from video.reader import FrameSlot
 from video.tokens import (
     TokenExpired,
     TokenForged,
@@ -168,6 +170,90 @@ def test_redrawing_only_changed_tiles_gives_the_picture_of_a_full_compose():
         assert dirty.changed < 9 or tick == 0, "unchanged tiles must not be redrawn"
         full = Mosaic(3, 3, tiles, (960, 540), labels=dirty.labels).compose(states, now)
         assert np.array_equal(redrawn, full), f"tick {tick}: dirty compose differs"
+
+
+def test_a_slot_scales_each_frame_to_the_sizes_walls_want_until_they_let_go():
+    slot, picture = FrameSlot(), _picture(3)
+    assert slot.publish(picture, 1.0).scaled == {}
+    slot.want((480, 270))
+    slot.want((480, 270))  # two walls show the camera at the same size: one scale per frame
+    slot.want((320, 180))
+    frame = slot.publish(picture, 2.0)
+    assert set(frame.scaled) == {(480, 270), (320, 180)}
+    expected = np.empty((270, 480, 3), np.uint8)
+    scale_into(picture, expected)
+    assert np.array_equal(frame.scaled[(480, 270)], expected)
+    assert frame.scaled[(320, 180)].shape == (180, 320, 3)
+    slot.unwant((480, 270))
+    slot.unwant((320, 180))
+    assert set(slot.publish(picture, 3.0).scaled) == {(480, 270)}  # one wall still wants it
+    slot.unwant((480, 270))
+    assert slot.publish(picture, 4.0).scaled == {}
+
+
+def test_a_tile_the_reader_scaled_is_copied_and_any_other_size_is_scaled_here():
+    now = time.time()
+    mosaic = Mosaic(1, 1, [Tile("a", "甲")], (480, 270))
+    picture = _picture(5)
+    green = np.zeros((270, 480, 3), np.uint8)
+    green[:] = (0, 200, 0)
+    canvas = mosaic.compose([TileState(Frame(picture, now, 1, {(480, 270): green}), ONLINE)],
+                            now)
+    middle = canvas[100:160, 200:280]  # clear of the name and time labels
+    assert (middle == (0, 200, 0)).all()
+    # Scaled for another wall's size only: this wall scales the picture itself.
+    other = Frame(picture, now, 2, {(240, 135): green[:135, :240]})
+    canvas = mosaic.compose([TileState(other, ONLINE)], now)
+    expected = np.empty((270, 480, 3), np.uint8)
+    scale_into(picture, expected)
+    assert np.array_equal(canvas[100:160, 200:280], expected[100:160, 200:280])
+
+
+def test_next_after_looks_back_one_frame_only_when_that_frame_would_be_lost():
+    slot = FrameSlot()
+    assert slot.next_after(0) is None
+    first = slot.publish(_picture(1), 1.0)
+    assert slot.next_after(0) is first
+    second = slot.publish(_picture(2), 2.0)
+    third = slot.publish(_picture(3), 3.0)
+    assert slot.next_after(first.seq) is second  # two arrived since: show the older first
+    assert slot.next_after(second.seq) is third
+    assert slot.next_after(third.seq) is third  # nothing new: the same frame again
+    slot.publish(_picture(4), 4.0)
+    newest = slot.publish(_picture(5), 5.0)
+    assert slot.next_after(second.seq) is newest  # three behind: never lag more than one
+
+
+class _Cameras:
+    """The two calls a wall's tick makes of the supervisor, over in-test frame slots."""
+
+    def __init__(self, codes: list[str]) -> None:
+        self.slots = {code: FrameSlot() for code in codes}
+
+    def health(self, code: str):
+        return type("Health", (), {"status": ONLINE, "last_seen_at": None})()
+
+    def next_frame(self, code: str, stream: str, shown_seq: int) -> Frame | None:
+        return self.slots[code].next_after(shown_seq)
+
+
+def test_a_wall_shows_every_frame_when_two_land_between_ticks():
+    from video.hub import FrameHub
+    from video.walls import Wall, WallSpec
+
+    cameras = _Cameras(["a", "b"])
+    relay = RelaySettings(signing_key=KEY, wall_fps=15, tile_width=160)
+    wall = Wall(WallSpec("w", "测试", 1, 2, ("a", "b")), cameras, FrameHub(), {}, relay)
+    shown: list[int] = []
+    for tick in range(6):
+        cameras.slots["b"].publish(_picture(tick), float(tick))
+        # Camera a's frames land right at the tick: two in one gap, none in the next.
+        for _ in range(2 if tick % 2 == 0 else 0):
+            cameras.slots["a"].publish(_picture(100 + tick), float(tick))
+        frame = wall.states()[0].frame
+        assert frame is not None
+        shown.append(frame.seq)
+    assert shown == [1, 2, 3, 4, 5, 6], "a frame of camera a was skipped"
 
 
 def test_time_stamps_are_drawn_once_per_distinct_text():

@@ -8,6 +8,7 @@ Stream URLs are :class:`~gis.scrub.SecretUrl`: printing a spec never shows crede
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
@@ -88,11 +89,17 @@ class CameraSpec:
 
 @dataclass(frozen=True)
 class Frame:
-    """A decoded picture (BGR, uint8) with the wall-clock time it was read and a counter."""
+    """A decoded picture (BGR, uint8) with the wall-clock time it was read and a counter.
+
+    ``scaled`` holds the picture already scaled to the (width, height) sizes that walls asked
+    for (:meth:`video.reader.FrameSlot.want`), made by the reading thread right after the
+    decode, while the picture is still in the CPU's cache.
+    """
 
     image: np.ndarray
     captured_at: float
     seq: int
+    scaled: Mapping[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

@@ -269,6 +269,10 @@ class Mosaic:
         self._drawn: list[tuple[Any, ...] | None] = [None] * len(self.layout)
         self.changed = 0  # tiles redrawn by the latest compose (0: the picture is unchanged)
 
+    def tile_sizes(self) -> list[tuple[int, int]]:
+        """(width, height) of each camera's tile, in :attr:`tiles` order."""
+        return [(place.rect.w, place.rect.h) for place in self.layout[:len(self.tiles)]]
+
     @staticmethod
     def _place(rect: Rect) -> TileLayout:
         label_height = max(14, min(40, rect.h // 11))
@@ -329,7 +333,11 @@ class Mosaic:
             self._draw_dead(place, status if frame is not None or status != ONLINE else UNKNOWN,
                             state.last_seen_at or (frame.captured_at if frame else None))
         else:
-            scale_into(frame.image, roi)
+            tile_image = frame.scaled.get((r.w, r.h))  # scaled by the reader, cache-hot
+            if tile_image is not None:
+                roi[:] = tile_image
+            else:
+                scale_into(frame.image, roi)
             self.times.paste(self.canvas, self._clock(frame.captured_at), *place.time_at,
                              place.label_height / 34, r)
             if status == STALE:

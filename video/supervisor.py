@@ -170,23 +170,33 @@ class Supervisor:
         """Every registered camera."""
         return [c.spec for c in self._cams.values()]
 
-    def acquire(self, code: str, stream: StreamKind) -> None:
-        """A viewer starts watching: decoding starts now unless it already runs."""
+    def acquire(self, code: str, stream: StreamKind,
+                scaled_to: tuple[int, int] | None = None) -> None:
+        """A viewer starts watching: decoding starts now unless it already runs.
+
+        ``scaled_to`` (width, height): the viewer wants each frame at that size too
+        (:attr:`Frame.scaled`), scaled by the reader; pass the same to :meth:`release`.
+        """
         cam = self._camera(code, stream)
         with self._lock:
             watch = cam.watches.setdefault(stream, _Watch())
             watch.refs += 1
             watch.release_at = None
+            if scaled_to is not None:
+                watch.slot.want(scaled_to)
             if watch.reader is None and not self._stop.is_set():
                 watch.reader = self._new_reader(cam, stream, watch.slot)
 
-    def release(self, code: str, stream: StreamKind) -> None:
+    def release(self, code: str, stream: StreamKind,
+                scaled_to: tuple[int, int] | None = None) -> None:
         """A viewer leaves; decoding stops ``linger_s`` after the last one left."""
         cam = self._camera(code, stream)
         with self._lock:
             watch = cam.watches.get(stream)
             if watch is None or watch.refs == 0:
                 return
+            if scaled_to is not None:
+                watch.slot.unwant(scaled_to)
             watch.refs -= 1
             if watch.refs == 0:
                 watch.release_at = time.monotonic() + self.relay.linger_s
@@ -214,6 +224,11 @@ class Supervisor:
         """The newest frame (also after the stream failed: check :meth:`health`)."""
         watch = self._watch(code, stream)
         return watch.slot.latest() if watch is not None else None
+
+    def next_frame(self, code: str, stream: StreamKind, shown_seq: int) -> Frame | None:
+        """The frame a wall shows next after frame ``shown_seq`` (:meth:`FrameSlot.next_after`)."""
+        watch = self._watch(code, stream)
+        return watch.slot.next_after(shown_seq) if watch is not None else None
 
     def wait_frame(self, code: str, stream: StreamKind, after_seq: int,
                    timeout: float) -> Frame | None:

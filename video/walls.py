@@ -99,7 +99,7 @@ class Wall:
         What the wall shows.
     supervisor
         The relay's :class:`~video.supervisor.Supervisor` (``acquire``, ``release``,
-        ``latest``, ``health``).
+        ``latest``, ``next_frame``, ``health``).
     hub
         Where composed frames are encoded (once per tick) and fanned out.
     names
@@ -129,6 +129,7 @@ class Wall:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._shown = [0] * len(self.mosaic.tiles)  # per tile: seq of the frame shown last
         self._dirty = True  # the canvas holds tiles the channel's newest JPEG does not show
         self.fps = 0.0  # measured compose rate, for /metrics
 
@@ -145,8 +146,8 @@ class Wall:
         with self._lock:
             self._viewers += 1
             if self._viewers == 1:
-                for code in self.mosaic.tiles:
-                    self.supervisor.acquire(code.code, "sub")
+                for tile, size in zip(self.mosaic.tiles, self.mosaic.tile_sizes(), strict=False):
+                    self.supervisor.acquire(tile.code, "sub", scaled_to=size)
                 self._stop = threading.Event()
                 self._thread = threading.Thread(target=self._run, args=(self._stop,),
                                                 name=f"wall-{self.spec.name}", daemon=True)
@@ -165,8 +166,8 @@ class Wall:
             thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-        for tile in self.mosaic.tiles:
-            self.supervisor.release(tile.code, "sub")
+        for tile, size in zip(self.mosaic.tiles, self.mosaic.tile_sizes(), strict=False):
+            self.supervisor.release(tile.code, "sub", scaled_to=size)
         self.fps = 0.0
 
     def ready(self) -> bool:
@@ -176,12 +177,16 @@ class Wall:
                    for t in self.mosaic.tiles)
 
     def states(self) -> list[TileState]:
-        """Each tile's newest frame and status, read without blocking."""
+        """What each tile shows this tick, read without blocking: the camera's newest frame,
+        or the one before it if that one has not been shown yet (see
+        :meth:`video.reader.FrameSlot.next_after`), and the camera's status."""
         out = []
-        for tile in self.mosaic.tiles:
+        for i, tile in enumerate(self.mosaic.tiles):
             health = self.supervisor.health(tile.code)
-            out.append(TileState(self.supervisor.latest(tile.code, "sub"), health.status,
-                                 health.last_seen_at))
+            frame = self.supervisor.next_frame(tile.code, "sub", self._shown[i])
+            if frame is not None:
+                self._shown[i] = frame.seq
+            out.append(TileState(frame, health.status, health.last_seen_at))
         return out
 
     def compose_once(self, now: float | None = None) -> EncodedFrame:
