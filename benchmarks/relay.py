@@ -441,9 +441,10 @@ def report(results: list[dict[str, Any]], duration: float) -> None:
             continue
         seen.add(key)
         per_stream = r["naive"]["cpu"] / r["streams"]
-        print(f"naive read+resize, {r['profile']} streams: {per_stream * 1000:.1f} millicores "
-              f"per stream, so 2 cores fill at ~{2 / per_stream:.0f} streams (simulator "
-              "excluded)")
+        cores = os.cpu_count() or 1
+        print(f"naive read+resize, {r['streams']} {r['profile']} streams: "
+              f"{per_stream * 1000:.1f} millicores per stream, so {cores} cores fill at "
+              f"~{cores / per_stream:.0f} streams (simulator excluded)")
     print("\nrelay CPU by thread (cores):")
     for r in results:
         roles = sorted(r["relay"]["roles"].items(), key=lambda kv: -kv[1])

@@ -371,12 +371,13 @@ def test_while_a_wall_is_watched_its_cameras_readers_scale_frames_to_its_tiles(r
             and (320, 180) in f.scaled for code in live), 10), "tiles were not pre-scaled"
     finally:
         viewer.close()
-    assert wait_until(lambda: not wall.running(), 5)
-    # Decoding lingers a moment after the wall stops; frames made then are not scaled.
+    # The last viewer gone, the wall lets go of its sizes; decoding lingers a moment, and
+    # the frames made then are not scaled.
     code = live[0]
+    assert wait_until(lambda: relay.supervisor.scaled_sizes(code, "sub") == (), 5)
     seq = relay.supervisor.latest(code, "sub").seq
     frame = relay.supervisor.wait_frame(code, "sub", seq, 5)
-    assert frame is None or frame.scaled == {}
+    assert frame is not None and frame.scaled == {}
 
 
 def test_wall_snapshot_shows_the_offline_tile_for_a_dead_camera(relay, client):

@@ -27,10 +27,10 @@ from video.mosaic import (
     Tile,
     TileState,
     canvas_size,
-    scale_into,
     tile_rects,
 )
 from video.reader import FrameSlot
+from video.scale import scale_into
 from video.tokens import (
     TokenExpired,
     TokenForged,
@@ -233,8 +233,9 @@ class _Cameras:
     def health(self, code: str):
         return type("Health", (), {"status": ONLINE, "last_seen_at": None})()
 
-    def next_frame(self, code: str, stream: str, shown_seq: int) -> Frame | None:
-        return self.slots[code].next_after(shown_seq)
+    def next_frame(self, code: str, stream: str, shown_seq: int,
+                   tick_s: float | None = None) -> Frame | None:
+        return self.slots[code].next_after(shown_seq, tick_s)
 
 
 def test_a_wall_shows_every_frame_when_two_land_between_ticks():
@@ -245,15 +246,38 @@ def test_a_wall_shows_every_frame_when_two_land_between_ticks():
     relay = RelaySettings(signing_key=KEY, wall_fps=15, tile_width=160)
     wall = Wall(WallSpec("w", "测试", 1, 2, ("a", "b")), cameras, FrameHub(), {}, relay)
     shown: list[int] = []
+    made = 0
     for tick in range(6):
-        cameras.slots["b"].publish(_picture(tick), float(tick))
-        # Camera a's frames land right at the tick: two in one gap, none in the next.
+        cameras.slots["b"].publish(_picture(tick), tick / 15)
+        # Camera a runs at 15 fps too, but its frames land right at the tick: two in one
+        # gap, none in the next.
         for _ in range(2 if tick % 2 == 0 else 0):
-            cameras.slots["a"].publish(_picture(100 + tick), float(tick))
+            made += 1
+            cameras.slots["a"].publish(_picture(100 + made), made / 15)
         frame = wall.states()[0].frame
         assert frame is not None
         shown.append(frame.seq)
     assert shown == [1, 2, 3, 4, 5, 6], "a frame of camera a was skipped"
+
+
+def test_a_camera_faster_than_the_wall_is_shown_at_its_newest_frame():
+    from video.hub import FrameHub
+    from video.walls import Wall, WallSpec
+
+    cameras = _Cameras(["a"])
+    relay = RelaySettings(signing_key=KEY, wall_fps=15, tile_width=160)
+    wall = Wall(WallSpec("w", "测试", 1, 1, ("a",)), cameras, FrameHub(), {}, relay)
+    shown: list[int] = []
+    made = 0
+    for _tick in range(6):  # a 30 fps camera: two frames every tick, evenly spaced
+        for _ in range(2):
+            made += 1
+            cameras.slots["a"].publish(_picture(made), made / 30)
+        frame = wall.states()[0].frame
+        assert frame is not None
+        shown.append(frame.seq)
+    # Looking back would show 1, 4, 5, 8, 9, 12: as many frames, in uneven steps.
+    assert shown == [2, 4, 6, 8, 10, 12]
 
 
 def test_time_stamps_are_drawn_once_per_distinct_text():

@@ -114,13 +114,23 @@ def _describe_once(port: int, path: str) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(request.encode())
         data = b""
-        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
-                data.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0]):
+        while b"\r\n\r\n" not in data:  # the status line and headers
+            chunk = conn.recv(4096)
+            if not chunk:
+                return data.decode("latin-1")
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        length = 0  # an answer without a body (a 503) has no Content-Length
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
             chunk = conn.recv(4096)
             if not chunk:
                 break
-            data += chunk
-    return data.decode("latin-1")
+            body += chunk
+    return (head + b"\r\n\r\n" + body).decode("latin-1")
 
 
 def first_frame(url: str) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 
 from video.camera import OFFLINE, ONLINE, STALE, UNAUTHORIZED, UNKNOWN, Frame
 from video.pixelcode import BAND_FRACTION
+from video.scale import scale_into
 
 FONT_PATH = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 FONT_INDEX = 2  # "Noto Sans CJK SC" in the collection: simplified-Chinese glyph shapes
@@ -139,25 +140,6 @@ def paste(canvas: np.ndarray, label: np.ndarray, x: int, y: int, clip: Rect) -> 
         return Rect(x0, y0, 0, 0)
     canvas[y0:y1, x0:x1] = label[y0 - y:y1 - y, x0 - x:x1 - x]
     return Rect(x0, y0, x1 - x0, y1 - y0)
-
-
-def scale_into(image: np.ndarray, roi: np.ndarray) -> None:
-    """Scale ``image`` into ``roi`` (a view of the canvas), cheaply and without aliasing.
-
-    Halvings first, each an exact 2x ``INTER_AREA`` (a box average, OpenCV's fast path), as
-    long as the picture is still at least twice the tile; then one ``INTER_LINEAR`` step of
-    less than 2x, where bilinear looks as good as area averaging. A direct ``INTER_AREA`` at a
-    fractional ratio takes the slow general path: 640x360 -> 240x135 costs 0.51 ms that way,
-    0.08 ms this way; ``INTER_LINEAR`` alone from 2x down skips pixels and aliases.
-    """
-    height, width = roi.shape[:2]
-    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
-        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
-                           interpolation=cv2.INTER_AREA)
-    if image.shape[:2] == (height, width):
-        roi[:] = image
-    else:
-        cv2.resize(image, (width, height), dst=roi, interpolation=cv2.INTER_LINEAR)
 
 
 class TimeLabels:

@@ -225,10 +225,17 @@ class Supervisor:
         watch = self._watch(code, stream)
         return watch.slot.latest() if watch is not None else None
 
-    def next_frame(self, code: str, stream: StreamKind, shown_seq: int) -> Frame | None:
-        """The frame a wall shows next after frame ``shown_seq`` (:meth:`FrameSlot.next_after`)."""
+    def next_frame(self, code: str, stream: StreamKind, shown_seq: int,
+                   tick_s: float | None = None) -> Frame | None:
+        """The frame a wall ticking every ``tick_s`` shows after frame ``shown_seq``
+        (:meth:`FrameSlot.next_after`)."""
         watch = self._watch(code, stream)
-        return watch.slot.next_after(shown_seq) if watch is not None else None
+        return watch.slot.next_after(shown_seq, tick_s) if watch is not None else None
+
+    def scaled_sizes(self, code: str, stream: StreamKind) -> tuple[tuple[int, int], ...]:
+        """The tile sizes the stream's reader scales every frame to (walls asked for them)."""
+        watch = self._watch(code, stream)
+        return watch.slot.wanted if watch is not None else ()
 
     def wait_frame(self, code: str, stream: StreamKind, after_seq: int,
                    timeout: float) -> Frame | None:

@@ -146,7 +146,7 @@ class Wall:
         with self._lock:
             self._viewers += 1
             if self._viewers == 1:
-                for tile, size in zip(self.mosaic.tiles, self.mosaic.tile_sizes(), strict=False):
+                for tile, size in zip(self.mosaic.tiles, self.mosaic.tile_sizes(), strict=True):
                     self.supervisor.acquire(tile.code, "sub", scaled_to=size)
                 self._stop = threading.Event()
                 self._thread = threading.Thread(target=self._run, args=(self._stop,),
@@ -166,7 +166,7 @@ class Wall:
             thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-        for tile, size in zip(self.mosaic.tiles, self.mosaic.tile_sizes(), strict=False):
+        for tile, size in zip(self.mosaic.tiles, self.mosaic.tile_sizes(), strict=True):
             self.supervisor.release(tile.code, "sub", scaled_to=size)
         self.fps = 0.0
 
@@ -183,7 +183,8 @@ class Wall:
         out = []
         for i, tile in enumerate(self.mosaic.tiles):
             health = self.supervisor.health(tile.code)
-            frame = self.supervisor.next_frame(tile.code, "sub", self._shown[i])
+            frame = self.supervisor.next_frame(tile.code, "sub", self._shown[i],
+                                               1.0 / self.fps_target)
             if frame is not None:
                 self._shown[i] = frame.seq
             out.append(TileState(frame, health.status, health.last_seen_at))

@@ -113,8 +113,6 @@ ENCODERS = {
 }
 NOISE_FRAMES = 8  # precomputed noise fields, cycled: the encoder references one frame back
 NOISE_SIGMA = 3.0  # luma levels: a camera's sensor noise in daylight
-
-
 NOISE_SHIFT = 7919  # pixels between the noise of consecutive frames: far outside x264's search
 
 
@@ -139,6 +137,7 @@ def backgrounds(width: int, height: int, band_top: int, scene: bool, seed: int) 
     background = np.concatenate([luma.astype(np.uint8).ravel(), u.astype(np.uint8).ravel(),
                                  v.astype(np.uint8).ravel()])
     if not scene:
+        background.setflags(write=False)  # shared by every picture of this size: copy first
         return (background,)
     above = width * band_top
     rng = np.random.default_rng(seed + 1)
@@ -149,6 +148,7 @@ def backgrounds(width: int, height: int, band_top: int, scene: bool, seed: int) 
         noisy = background.copy()
         window = grain[k * NOISE_SHIFT:k * NOISE_SHIFT + above]
         noisy[:above] = np.clip(base + window, 0, 255).astype(np.uint8)
+        noisy.setflags(write=False)
         out.append(noisy)
     return tuple(out)
 
