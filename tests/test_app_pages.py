@@ -144,6 +144,24 @@ def test_wall_kpis_count_what_the_database_holds(app):
     assert kpis.on_time_rate is None or 0.5 < kpis.on_time_rate <= 1.0
 
 
+def test_cameras_online_share_counts_only_cameras_the_relay_has_checked(app):
+    now = dt.datetime.now(dt.UTC)
+    with Session(app.engine) as session:
+        try:
+            session.execute(sa.text("UPDATE camera SET health_status = 'unknown'"))
+            assert wall_kpis(session, dt.UTC, now).online_share is None  # shown as —
+            ids = session.execute(sa.text("SELECT id FROM camera ORDER BY id LIMIT 4")).scalars()
+            for camera_id, status in zip(ids, ("online", "online", "online", "offline"),
+                                         strict=True):
+                session.execute(sa.text("UPDATE camera SET health_status = :s WHERE id = :i"),
+                                {"s": status, "i": camera_id})
+            kpis = wall_kpis(session, dt.UTC, now)
+            assert (kpis.cameras_online, kpis.cameras_checked) == (3, 4)
+            assert kpis.online_share == 0.75 and kpis.cameras_total > 4
+        finally:
+            session.rollback()
+
+
 def test_the_wall_shows_mosaic_kpis_heat_and_newest_events(app):
     view = WallView(app, _state("duty_officer"))
     assert "/wall/" in view.mosaic.object and ".mjpeg?token=" in view.mosaic.object

@@ -42,11 +42,16 @@ class WallKpis:
     on_time_rate: float | None
     cameras_online: int
     cameras_total: int
+    cameras_checked: int  # cameras whose health the relay has established
 
     @property
     def online_share(self) -> float | None:
-        """Cameras online as a share of all cameras; None without cameras."""
-        return self.cameras_online / self.cameras_total if self.cameras_total else None
+        """Cameras online as a share of the cameras checked; None before any check.
+
+        A camera the relay has not probed yet is neither online nor offline: counting it as
+        offline showed a freshly started wall 0 % while its mosaic was live.
+        """
+        return self.cameras_online / self.cameras_checked if self.cameras_checked else None
 
 
 def local_midnight(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
@@ -72,11 +77,12 @@ def wall_kpis(session: Session, tz: dt.tzinfo, now: dt.datetime | None = None) -
         _light_params(now)).all())
     total = kpis(session, level="street", start=now - dt.timedelta(days=ON_TIME_DAYS),
                  end=now, now=now)[-1]
-    online, cameras = session.execute(sa.text(
-        "SELECT count(*) FILTER (WHERE health_status = 'online'), count(*) FROM camera")).one()
+    online, cameras, checked = session.execute(sa.text(
+        "SELECT count(*) FILTER (WHERE health_status = 'online'), count(*), "
+        "count(*) FILTER (WHERE health_status <> 'unknown') FROM camera")).one()
     return WallKpis(int(today), int(sum(lights.values())), int(lights.get("red", 0)),
                     int(lights.get("yellow", 0)), total.on_time_rate, int(online),
-                    int(cameras))
+                    int(cameras), int(checked))
 
 
 @dataclass(frozen=True)
