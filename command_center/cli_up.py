@@ -21,6 +21,10 @@ def up(
     log_dir: Annotated[Path | None, typer.Option(
         "--log-dir", help="日志目录 / where the relay and app logs go (default: var/log).")]
     = None,
+    sim_profile: Annotated[str, typer.Option(
+        "--sim-profile",
+        help="模拟画面：camera 接近真实摄像机，light 最省 CPU / simulated streams: camera "
+        "(decodes like a real camera's) or light (about half the CPU).")] = "camera",
 ) -> None:
     """Start simulated cameras, the relay and the app; print the URL and the demo login."""
     from sqlalchemy.orm import Session
@@ -32,12 +36,16 @@ def up(
     )
     from command_center.stack import Stack
 
+    if sim_profile not in ("camera", "light"):
+        raise typer.BadParameter("只支持 camera 或 light / only camera or light",
+                                 param_hint="--sim-profile")
     settings = settings_or_exit()
     engine = engine_or_exit(settings)
     user, password = ensure_demo_user(engine)
     with Session(engine) as session:
         department_demo = ensure_demo_department_user(session)  # one query: it exists now
-    stack = Stack(settings, log_dir or settings.path(Path("var/log")), simulate)
+    stack = Stack(settings, log_dir or settings.path(Path("var/log")), simulate,
+                  sim_profile=sim_profile)
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:

@@ -156,6 +156,7 @@ class Stack:
     log_dir: Path
     simulate: int = 16
     children: list[Child] = field(default_factory=list)
+    sim_profile: str = "camera"  # the simulated cameras' stream profile (docs/simulator.md)
     simulator: object | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -181,7 +182,8 @@ class Stack:
             from video.simulator import Simulator
 
             say(f"启动 {self.simulate} 路模拟摄像机 / starting {self.simulate} simulated cameras")
-            sim = Simulator(self.simulate, timezone=self.settings.ui.timezone).start()
+            sim = Simulator(self.simulate, timezone=self.settings.ui.timezone,
+                            profile=self.sim_profile).start()  # type: ignore[arg-type]
             self.simulator = sim
             urls = [(sim.url(c, "main"), sim.url(c, "sub")) for c in sim.cameras]
             n = point_demo_cameras_at(engine, urls)

@@ -32,7 +32,7 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
            "CC_APP__PORT": str(app_port), "CC_API__PORT": str(api_port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "command_center.cli", "up", "--simulate", "2",
-         "--log-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
+         "--sim-profile", "light", "--log-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     try:
@@ -64,6 +64,9 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
             ports = {row[0] for row in conn.execute(sa.text(
                 "SELECT DISTINCT substring(main_url from ':(\\d+)/') FROM camera"))}
         assert len(ports) == 2, "demo cameras should share the two simulated feeds"
+        cameras = [cmd for cmd in (_cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit())
+                   if "gst_server.py" in cmd and f"--parent-pid {proc.pid}" in cmd]
+        assert len(cameras) == 2 and all("--profile light" in cmd for cmd in cameras), cameras
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -71,6 +74,21 @@ def test_up_starts_cameras_relay_and_app_and_stops_them(seeded, tmp_path):
     for port in (relay_port, app_port, api_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    except OSError:  # gone meanwhile
+        return ""
+
+
+def test_up_refuses_an_unknown_stream_profile_before_starting_anything():
+    result = subprocess.run([sys.executable, "-m", "command_center.cli", "up",
+                             "--sim-profile", "hd"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "COLUMNS": "200"})  # the message on one line
+    assert result.returncode == 2
+    assert "camera or light" in result.stdout + result.stderr
 
 
 def test_a_taken_port_is_named_before_anything_starts():
