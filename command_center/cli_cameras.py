@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gis.scrub import register_secret, scrub
-from video.simulator import CameraSpec, Simulator, default_cameras
+from video.simulator import CameraSpec, Simulator, check_profile, default_cameras
 
 cameras_app = typer.Typer(help="摄像机 / cameras: add real ones, simulate RTSP cameras.",
                           no_args_is_help=True)
@@ -83,9 +83,10 @@ def simulate(
     if auth not in ("basic", "digest"):
         raise typer.BadParameter("只支持 basic 或 digest / only basic or digest",
                                  param_hint="--auth")
-    if profile not in ("camera", "light"):
-        raise typer.BadParameter("只支持 camera 或 light / only camera or light",
-                                 param_hint="--profile")
+    try:
+        check_profile(profile)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--profile") from None
     if user is not None and not password:
         raise typer.BadParameter("--user 需要 --password 或 CC_SIM_PASSWORD / "
                                  "--user needs --password or CC_SIM_PASSWORD",

@@ -35,10 +35,12 @@ def up(
         ensure_demo_user,
     )
     from command_center.stack import Stack
+    from video.simulator import check_profile
 
-    if sim_profile not in ("camera", "light"):
-        raise typer.BadParameter("只支持 camera 或 light / only camera or light",
-                                 param_hint="--sim-profile")
+    try:
+        check_profile(sim_profile)  # before the database: a typo costs nothing
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sim-profile") from None
     settings = settings_or_exit()
     engine = engine_or_exit(settings)
     user, password = ensure_demo_user(engine)

@@ -225,5 +225,3 @@ def _share(frame: pd.DataFrame) -> pd.Series:
     area = frame["area_m2"].astype(float)
     # Rounding noise of the overlay can exceed the area by a few mm²: clip to 1.
     return (frame["covered_m2"].astype(float) / area.where(area > 0)).clip(upper=1.0)
-
-

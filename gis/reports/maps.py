@@ -137,7 +137,6 @@ def red_events(session: Session, area: Area, at: dt.datetime, yellow_share: floa
     return frame
 
 
-
 #: Lattice cells per ``eps`` for the clustering (cell side = eps / 5; see gis.reports.clusters).
 CELLS_PER_EPS = 5
 

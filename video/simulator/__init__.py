@@ -9,9 +9,10 @@ from video.simulator.controller import (
     FaultServer,
     SimulatedCamera,
     Simulator,
+    check_profile,
     check_setup,
     default_cameras,
 )
 
-__all__ = ["CameraSpec", "FaultServer", "SimulatedCamera", "Simulator", "check_setup",
-           "default_cameras"]
+__all__ = ["CameraSpec", "FaultServer", "SimulatedCamera", "Simulator", "check_profile",
+           "check_setup", "default_cameras"]

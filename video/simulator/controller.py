@@ -155,6 +155,17 @@ class FaultServer:
         return f"rtsp://{HOST}:{self.port}/{self.kind}/main"
 
 
+STREAM_PROFILES = ("camera", "light")  # gst_server.PROFILES, which cannot import this module
+
+
+def check_profile(profile: str) -> Literal["camera", "light"]:
+    """``profile`` if the simulator knows it, else a ValueError naming the choices."""
+    if profile not in STREAM_PROFILES:
+        raise ValueError(f"未知的画面类型“{profile}”，可选 camera 或 light / unknown stream "
+                         f"profile '{profile}': camera or light")
+    return profile  # type: ignore[return-value]
+
+
 class Simulator:
     """N simulated cameras, each its own RTSP server process on loopback.
 
@@ -194,9 +205,7 @@ class Simulator:
         self.sub_size = _even(sub_size or (max(160, size[0] // 2), max(90, size[1] // 2)))
         self.fps, self.auth, self.start_timeout = fps, auth, start_timeout
         self.timezone = timezone
-        if profile not in ("camera", "light"):
-            raise ValueError(f"unknown stream profile {profile!r}: camera or light")
-        self.profile = profile
+        self.profile = check_profile(profile)
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cc-camsim-"))
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -306,10 +306,7 @@ class Camera:
         element.get_by_name("label").set_property("text", f" {self.args.name} ")
         key = id(media)
         with self.lock:
-            self.feeders[key] = (element.get_by_name("src"),
-                                 Picture(width, height, self.pixelcode,
-                                         scene=self.args.profile == "camera",
-                                         seed=zlib.crc32(self.args.code.encode())))
+            self.feeders[key] = (element.get_by_name("src"), self._picture(width, height))
         media.connect("unprepared", self._on_unprepared, key)
 
     def _on_unprepared(self, _media, key: int) -> None:  # noqa: ANN001
@@ -333,10 +330,14 @@ class Camera:
                 buffer = self.Gst.Buffer.new_wrapped(picture.frame(now))
                 appsrc.emit("push-buffer", buffer)
 
+    def _picture(self, width: int, height: int) -> Picture:
+        # Seeded by the camera's code: each camera its own street, the same after a restart.
+        return Picture(width, height, self.pixelcode, scene=self.args.profile == "camera",
+                       seed=zlib.crc32(self.args.code.encode()))
+
     def _prepare(self) -> None:
         for width, height in (self.args.sub_size, self.args.size):
-            Picture(width, height, self.pixelcode, scene=self.args.profile == "camera",
-                    seed=zlib.crc32(self.args.code.encode()))
+            self._picture(width, height)
 
     def _parent_alive(self) -> bool:
         if self.args.parent_pid and not Path(f"/proc/{self.args.parent_pid}").exists():
