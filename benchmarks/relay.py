@@ -67,6 +67,7 @@ from video.reader import FFMPEG_OPTIONS  # noqa: E402  (sets OPENCV_FFMPEG_CAPTU
 os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = FFMPEG_OPTIONS
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from relay_loops import bare_decode, bare_wall  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -124,53 +125,6 @@ class CpuWindow:
     def stop(self) -> float:
         wall = time.monotonic() - self._t0
         return (sum(cpu_seconds(p) for p in self.pids) - self._c0) / wall
-
-
-# -- child: bare decode loop ----------------------------------------------------------------
-def bare_decode(urls_file: str, duration: float, resize: tuple[int, int] | None) -> None:
-    """One thread per stream, ``read()`` (and, with ``resize``, ``cv2.resize`` to the wall's
-    tile size: the issue's "naive read+resize loop"); prints ``ready`` then a JSON line."""
-    # The relay runs OpenCV single-threaded (its parallelism is a thread per stream); so does
-    # the baseline, or its resizes would pay for OpenCV's spinning worker pool.
-    cv2.setNumThreads(1)
-    urls = json.loads(Path(urls_file).read_text())
-    counts = [0] * len(urls)
-    window = [0] * len(urls)
-    measuring = threading.Event()
-    stop = threading.Event()
-
-    def run(i: int, url: str) -> None:
-        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 4000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 3000,
-            cv2.CAP_PROP_N_THREADS, 1])
-        while not stop.is_set():
-            ok, image = cap.read()
-            if not ok:
-                break
-            if resize is not None:
-                cv2.resize(image, resize)
-            counts[i] += 1
-            if measuring.is_set():
-                window[i] += 1
-        cap.release()
-
-    threads = [threading.Thread(target=run, args=(i, u), daemon=True) for i, u in enumerate(urls)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 30
-    while min(counts) < FPS and time.monotonic() < deadline:
-        time.sleep(0.05)
-    print("ready", flush=True)
-    measuring.set()
-    t0 = time.monotonic()
-    time.sleep(duration)
-    measuring.clear()
-    fps = [w / (time.monotonic() - t0) for w in window]
-    print(json.dumps({"fps": fps}), flush=True)
-    sys.stdin.read()  # the parent reads our /proc figures, then closes stdin
-    stop.set()
-    for t in threads:  # a thread still inside FFmpeg at interpreter exit aborts the process
-        t.join(5)
 
 
 # -- child: the relay -----------------------------------------------------------------------
@@ -268,10 +222,15 @@ def private_json(data: Any) -> str:
 
 
 def run_baseline(urls: list[str], sim_pids: list[int], duration: float,
-                 resize: tuple[int, int] | None = None) -> dict[str, Any]:
-    """The bare decode loop over ``urls`` in its own process (optionally with the resize)."""
+                 resize: tuple[int, int] | None = None,
+                 floor_tile: int | None = None) -> dict[str, Any]:
+    """A loop of :mod:`relay_loops` over ``urls`` in its own process: the bare decode,
+    with ``resize`` the naive read+resize, with ``floor_tile`` the floor wall at that tile
+    width."""
     path = private_json(urls)
     extra = ["--bare-resize", f"{resize[0]}x{resize[1]}"] if resize else []
+    if floor_tile:
+        extra = ["--bare-wall", str(floor_tile)]
     child = subprocess.Popen([sys.executable, __file__, "--bare-decode", path,
                               "--duration", str(duration), *extra], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
@@ -365,6 +324,7 @@ def scenario(name: str, streams: int, encoders: int, duration: float,
     (and the relay again with the walls shown each of ``small_widths`` wide); the cameras
     send streams of the simulator's ``profile``."""
     from video.simulator import Simulator
+    from video.walls import display_tile_width
 
     walls = streams // 16
     # Main = sub size: the relay probes main URLs (a DESCRIBE builds that pipeline).
@@ -379,20 +339,29 @@ def scenario(name: str, streams: int, encoders: int, duration: float,
         wall_names = ["4x4"] if walls == 1 else [f"street-W{w + 1}" for w in range(walls)]
         print(f"[{name}] baseline: bare decode of {streams} streams on {encoders} encoders…",
               flush=True)
-        base = run_baseline([c["sub"] for c in cameras], sim_pids, duration)
+        urls = [c["sub"] for c in cameras]
+        base = run_baseline(urls, sim_pids, duration)
         time.sleep(2)  # let the simulator tear the baseline's sessions down first
         print(f"[{name}] baseline: naive read + resize to the tile size…", flush=True)
-        naive = run_baseline([c["sub"] for c in cameras], sim_pids, duration, resize=TILE)
+        naive = run_baseline(urls, sim_pids, duration, resize=TILE)
         time.sleep(2)
         print(f"[{name}] relay: {walls} wall(s) of 4x4…", flush=True)
         relay = run_relay(cameras, wall_names, sim_pids, duration)
+        time.sleep(2)
+        print(f"[{name}] floor: read + scale into the canvas + one JPEG a tick…", flush=True)
+        floor = run_baseline(urls, sim_pids, duration, floor_tile=TILE[0])
         out = [{"name": name, "profile": profile, "streams": streams, "encoders": encoders,
-                "walls": walls, "base": base, "naive": naive, "relay": relay}]
+                "walls": walls, "base": base, "naive": naive, "relay": relay, "floor": floor}]
         for small_width in small_widths:
             time.sleep(2)
             print(f"[{name}] relay: the same walls shown {small_width} px wide…", flush=True)
             small = run_relay(cameras, wall_names, sim_pids, duration, width=small_width)
-            out.append({**out[0], "name": f"{name}@{small_width}", "relay": small})
+            time.sleep(2)
+            print(f"[{name}] floor at {small_width} px…", flush=True)
+            tile = display_tile_width(4, small_width, TILE[0])
+            small_floor = run_baseline(urls, sim_pids, duration, floor_tile=tile)
+            out.append({**out[0], "name": f"{name}@{small_width}", "relay": small,
+                        "floor": small_floor})
     return out
 
 
@@ -445,6 +414,16 @@ def report(results: list[dict[str, Any]], duration: float) -> None:
         print(f"naive read+resize, {r['streams']} {r['profile']} streams: "
               f"{per_stream * 1000:.1f} millicores per stream, so {cores} cores fill at "
               f"~{cores / per_stream:.0f} streams (simulator excluded)")
+    print("\nthe floor (read + scale into the wall canvas + one JPEG a tick, nothing else): "
+          "what any server-side wall of that size costs on OpenCV's FFmpeg backend")
+    for r in results:
+        f, b, v = r["floor"], r["base"], r["relay"]
+        floor_times = ratio(f["cpu"], b["cpu"])
+        print(f"  {r['name'] + '/' + r['profile']:<22} floor {f['cpu']:.3f} cores = "
+              f"{floor_times:.2f}x read ({'under' if floor_times <= 1.5 else 'OVER'} 1.5x); "
+              f"relay {ratio(v['cpu'], f['cpu']):.2f}x the floor (its own machinery "
+              f"{v['cpu'] - f['cpu']:+.3f} cores); floor encoders "
+              f"{statistics.median(f['fps']):.1f} fps a stream")
     print("\nrelay CPU by thread (cores):")
     for r in results:
         roles = sorted(r["relay"]["roles"].items(), key=lambda kv: -kv[1])
@@ -493,8 +472,14 @@ def main() -> None:
                         "costs to decode), light (constrained baseline, flat picture)")
     parser.add_argument("--bare-decode", help=argparse.SUPPRESS)
     parser.add_argument("--bare-resize", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-wall", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-relay", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_decode and args.bare_wall:
+        from config.settings import load_settings
+
+        quality = load_settings().relay.jpeg_quality
+        return bare_wall(args.bare_decode, args.duration, args.bare_wall, quality)
     if args.bare_decode:
         size = tuple(int(v) for v in args.bare_resize.split("x")) if args.bare_resize else None
         return bare_decode(args.bare_decode, args.duration, size)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from video.mosaic import (
     canvas_size,
     tile_rects,
 )
-from video.reader import FrameSlot
+from video.reader import TILE_RING, FrameSlot
 from video.scale import scale_into
 from video.tokens import (
     TokenExpired,
@@ -189,6 +189,25 @@ def test_a_slot_scales_each_frame_to_the_sizes_walls_want_until_they_let_go():
     assert set(slot.publish(picture, 3.0).scaled) == {(480, 270)}  # one wall still wants it
     slot.unwant((480, 270))
     assert slot.publish(picture, 4.0).scaled == {}
+
+
+def test_scaled_tiles_reuse_a_ring_of_buffers_and_stay_intact_while_recent():
+    slot, size = FrameSlot(), (320, 180)
+    slot.want(size)
+    pictures = [_picture(seed) for seed in range(TILE_RING + 1)]
+    frames = [slot.publish(p, float(i)) for i, p in enumerate(pictures[:TILE_RING])]
+    # The oldest frame's tile survived TILE_RING - 1 newer frames, each intact ...
+    expected = np.empty((180, 320, 3), np.uint8)
+    for frame, picture in zip(frames, pictures, strict=False):
+        scale_into(picture, expected)
+        assert np.array_equal(frame.scaled[size], expected)
+    assert len({id(f.scaled[size]) for f in frames}) == TILE_RING
+    # ... and the next frame is scaled into the oldest one's buffer: no new array per frame.
+    frames.append(slot.publish(pictures[TILE_RING], 9.0))
+    assert frames[TILE_RING].scaled[size] is frames[0].scaled[size]
+    slot.unwant(size)  # nobody wants the size: its buffers go too
+    slot.want(size)
+    assert slot.publish(pictures[0], 9.0).scaled[size] is not frames[0].scaled[size]
 
 
 def test_a_tile_the_reader_scaled_is_copied_and_any_other_size_is_scaled_here():

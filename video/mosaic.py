@@ -250,6 +250,7 @@ class Mosaic:
         # last-seen time did not change since the previous tick is left as it is.
         self._drawn: list[tuple[Any, ...] | None] = [None] * len(self.layout)
         self.changed = 0  # tiles redrawn by the latest compose (0: the picture is unchanged)
+        self._clocks: dict[tuple[int, bool], str] = {}
 
     def tile_sizes(self) -> list[tuple[int, int]]:
         """(width, height) of each camera's tile, in :attr:`tiles` order."""
@@ -269,8 +270,17 @@ class Mosaic:
                           label_height)
 
     def _clock(self, epoch: float, with_date: bool = True) -> str:
-        moment = datetime.fromtimestamp(epoch, self.tz)
-        return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+        # Sixteen tiles a tick show the same second: format it once (a datetime and a
+        # strftime per tile were a tenth of the compose).
+        key = (int(epoch // 1), with_date)
+        text = self._clocks.get(key)
+        if text is None:
+            if len(self._clocks) >= 64:
+                self._clocks.clear()
+            moment = datetime.fromtimestamp(key[0], self.tz)
+            text = self._clocks[key] = moment.strftime(
+                "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+        return text
 
     def compose(self, states: list[TileState], now: float) -> np.ndarray:
         """Draw every tile for this tick and return the (reused) canvas.

@@ -238,6 +238,25 @@ class Wall:
             stop.wait(max(0.0, next_tick - time.monotonic()))
 
 
+def display_tile_width(cols: int, display_width: int | None, configured: int) -> int:
+    """The tile width of a wall ``cols`` tiles wide shown ``display_width`` pixels wide.
+
+    A wall shown 960 pixels wide needs no 1920-pixel mosaic: composing and encoding at the
+    displayed size costs a quarter. The width is rounded down to a multiple of
+    :data:`WIDTH_STEP` (a handful of sizes per wall, each composed once for all its viewers),
+    never below :data:`MIN_TILE_WIDTH` and never above ``configured`` (``relay.tile_width``).
+
+    Examples
+    --------
+    >>> display_tile_width(4, 1440, 480), display_tile_width(4, None, 480)
+    (352, 480)
+    """
+    if not display_width or display_width <= 0:
+        return configured
+    wanted = display_width // cols // WIDTH_STEP * WIDTH_STEP
+    return max(min(MIN_TILE_WIDTH, configured), min(configured, wanted))
+
+
 class WallRegistry:
     """The relay's walls by name (and tile width), created lazily on first view."""
 
@@ -250,19 +269,10 @@ class WallRegistry:
         self._lock = threading.Lock()
 
     def tile_width_for(self, name: str, display_width: int | None) -> int:
-        """The tile width to compose ``name`` at for a screen ``display_width`` pixels wide.
-
-        A wall shown 960 pixels wide needs no 1920-pixel mosaic: composing and encoding at
-        the displayed size costs a quarter. The width is rounded down to a multiple of
-        :data:`WIDTH_STEP` (a handful of sizes per wall, each composed once for all its
-        viewers), never below :data:`MIN_TILE_WIDTH` and never above ``relay.tile_width``.
-        """
-        configured = int(self.relay.tile_width)
-        if not display_width or display_width <= 0:
-            return configured
-        cols = self.specs[name].cols
-        wanted = display_width // cols // WIDTH_STEP * WIDTH_STEP
-        return max(min(MIN_TILE_WIDTH, configured), min(configured, wanted))
+        """The tile width to compose ``name`` at for a screen ``display_width`` pixels wide
+        (see :func:`display_tile_width`)."""
+        return display_tile_width(self.specs[name].cols, display_width,
+                                  int(self.relay.tile_width))
 
     def get(self, name: str, tile_width: int | None = None) -> Wall:
         """The wall called ``name`` at ``tile_width`` (KeyError if there is none)."""
