@@ -19,7 +19,8 @@ Scenarios (each runs, in the same simulator session, first the baselines, then t
 * ``capacity-shared`` (the documented 48-stream method): 48 streams onto three 4x4 walls,
   served by 12 simulated encoders with 4 RTSP sessions each on one shared GStreamer media. The
   relay opens and decodes 48 streams exactly as with 48 cameras; the simulator costs a quarter,
-  so the 2 cores measure the relay rather than the simulator;
+  so the 2 cores measure the relay rather than the simulator; its walls too are then run as
+  shown ``--small-width`` pixels wide;
 * ``capacity`` (optional): the same with 48 encoders; the simulator's CPU then competes with
   the relay on the 2 cores (its CPU is printed).
 
@@ -27,14 +28,18 @@ Baselines, each in its own process over the same streams: ``read``, one thread p
 ``cv2.VideoCapture(url, CAP_FFMPEG, [1 decoder thread, timeouts])`` and ``read()`` only, with
 the relay's FFmpeg options; ``read+resize``, the same plus ``cv2.resize`` of every frame to
 the tile size (480x270), the issue's "naive OpenCV read+resize loop". Both run OpenCV
-single-threaded like the relay. The relay's CPU is reported against both.
+single-threaded like the relay. The relay's CPU is reported against both. Then, per wall
+size, ``floor``: the least any server-side wall costs on this stack (each frame read and
+scaled straight into the canvas, one JPEG per tick, nothing else; see ``relay_loops.py``),
+which splits the relay's CPU into what the wall must cost and what its own machinery adds.
 
 Processes, so that every CPU figure comes from ``/proc/<pid>/stat`` of one process:
 
 * the relay: this script re-run as ``--serve-relay CAMERAS.json`` (a :class:`video.relay.Relay`
   on an ephemeral port, the same object ``command-center relay`` runs; the signing key comes
   from ``CC_RELAY__SIGNING_KEY``; the camera list is a JSON file readable by the owner only);
-* the baselines: this script re-run as ``--bare-decode URLS.json [--bare-resize 480x270]``;
+* the baselines: this script re-run as ``--bare-decode URLS.json [--bare-resize 480x270 |
+  --bare-wall TILE_WIDTH]``;
 * the viewer (this process): reads the wall MJPEG over HTTP, decodes each JPEG (grey, half
   size) and reads each tile's pixel code (:mod:`video.pixelcode`): latency is the arrival time
   of the wall part minus the time the simulator made the frame;
@@ -464,8 +469,9 @@ def main() -> None:
                         help="comma-separated: wall, capacity-shared (the 48-stream method: "
                         "12 encoders), capacity (48 encoders: measures the simulator too)")
     parser.add_argument("--small-width", default="1440,960",
-                        help="also run the 4x4 wall as shown these many pixels wide, "
-                        "comma-separated (1440: the kiosk page on a 1920 screen; empty: no)")
+                        help="also run every scenario's walls as shown these many pixels "
+                        "wide, comma-separated (1440: the kiosk page on a 1920 screen; empty: "
+                        "no)")
     parser.add_argument("--profiles", default="camera",
                         help="comma-separated simulator stream profiles: camera (H.264 Main, "
                         "CABAC, deblocking, a noisy textured scene: what a real sub stream "
@@ -493,7 +499,7 @@ def main() -> None:
     results = [row for profile in args.profiles.split(",") if profile
                for name in args.scenarios.split(",") if name
                for row in scenario(name, *plan[name], duration,
-                                   widths if name == "wall" else (), profile)]
+                                   widths, profile)]
     report(results, duration)
 
 
