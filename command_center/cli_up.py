@@ -38,7 +38,7 @@ def up(
     from video.simulator import check_profile
 
     try:
-        check_profile(sim_profile)  # before the database: a typo costs nothing
+        profile = check_profile(sim_profile)  # before the database: a typo costs nothing
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--sim-profile") from None
     settings = settings_or_exit()
@@ -47,7 +47,7 @@ def up(
     with Session(engine) as session:
         department_demo = ensure_demo_department_user(session)  # one query: it exists now
     stack = Stack(settings, log_dir or settings.path(Path("var/log")), simulate,
-                  sim_profile=sim_profile)
+                  sim_profile=profile)
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:

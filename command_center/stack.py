@@ -34,13 +34,16 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from config.settings import Settings
 from gis.errors import SetupError
 from gis.scrub import scrub
+
+if TYPE_CHECKING:
+    from video.simulator import StreamProfile
 
 # Demo cameras are recognisable by their URL: the demo seed points them at loopback.
 _DEMO_URL_PREFIX = "rtsp://127.0.0.1:"
@@ -156,7 +159,7 @@ class Stack:
     log_dir: Path
     simulate: int = 16
     children: list[Child] = field(default_factory=list)
-    sim_profile: str = "camera"  # the simulated cameras' stream profile (docs/simulator.md)
+    sim_profile: StreamProfile = "camera"  # the simulated cameras' streams (docs/simulator.md)
     simulator: object | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -183,7 +186,7 @@ class Stack:
 
             say(f"启动 {self.simulate} 路模拟摄像机 / starting {self.simulate} simulated cameras")
             sim = Simulator(self.simulate, timezone=self.settings.ui.timezone,
-                            profile=self.sim_profile).start()  # type: ignore[arg-type]
+                            profile=self.sim_profile).start()
             self.simulator = sim
             urls = [(sim.url(c, "main"), sim.url(c, "sub")) for c in sim.cameras]
             n = point_demo_cameras_at(engine, urls)

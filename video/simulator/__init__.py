@@ -9,10 +9,11 @@ from video.simulator.controller import (
     FaultServer,
     SimulatedCamera,
     Simulator,
+    StreamProfile,
     check_profile,
     check_setup,
     default_cameras,
 )
 
-__all__ = ["CameraSpec", "FaultServer", "SimulatedCamera", "Simulator", "check_profile",
-           "check_setup", "default_cameras"]
+__all__ = ["CameraSpec", "FaultServer", "SimulatedCamera", "Simulator", "StreamProfile",
+           "check_profile", "check_setup", "default_cameras"]

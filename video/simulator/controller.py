@@ -156,9 +156,10 @@ class FaultServer:
 
 
 STREAM_PROFILES = ("camera", "light")  # gst_server.PROFILES, which cannot import this module
+StreamProfile = Literal["camera", "light"]
 
 
-def check_profile(profile: str) -> Literal["camera", "light"]:
+def check_profile(profile: str) -> StreamProfile:
     """``profile`` if the simulator knows it, else a ValueError naming the choices."""
     if profile not in STREAM_PROFILES:
         raise ValueError(f"未知的画面类型“{profile}”，可选 camera 或 light / unknown stream "
@@ -197,7 +198,7 @@ class Simulator:
                  sub_size: tuple[int, int] | None = None, fps: int = 15,
                  auth: Literal["basic", "digest"] = "basic", workdir: Path | None = None,
                  start_timeout: float = 30.0, timezone: str = "Asia/Shanghai",
-                 profile: Literal["camera", "light"] = "camera") -> None:
+                 profile: StreamProfile = "camera") -> None:
         specs = default_cameras(cameras) if isinstance(cameras, int) else list(cameras)
         if len({s.code for s in specs}) != len(specs):
             raise ValueError("camera codes must be unique")
