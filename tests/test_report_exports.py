@@ -76,6 +76,17 @@ def test_english_html_has_english_headings():
     assert "1. Key figures" in text and "Camera coverage" in text and "Yuxi Subdistrict" in text
 
 
+def test_a_change_of_rate_is_in_percentage_points_in_the_readers_language():
+    report = sample_report()
+    row = report.kpis.set_index("measure").loc["on_time_rate"]
+    points = f"{float(row['change']) * 100:+.1f}"
+    card = re.compile(r'data-kpi="on_time_rate".*?</div></div>', re.S)
+    zh, en = card.search(render_html(report)), card.search(render_html(report, "en"))
+    assert zh and en
+    assert f"{points} 个百分点" in zh.group(0) and "pp" not in zh.group(0)
+    assert f"{points} pp" in en.group(0) and "百分点" not in en.group(0)
+
+
 def test_text_from_the_data_is_escaped():
     report = sample_report()
     evil = "<script>alert(1)</script>"

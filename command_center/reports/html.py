@@ -166,7 +166,7 @@ def _kpi_cards(report: Report, lang: str) -> str:
             f'<div class="prev">{_esc(tr(TEXT, "previous", lang))} '
             f'{_esc(fmt_number(row["previous"], rate=rate))} · '
             f'<span class="{css}">{_esc(tr(TEXT, "change", lang))} '
-            f'{_esc(fmt_number(change, rate=rate, signed=True))}</span></div></div>')
+            f'{_esc(fmt_number(change, rate=rate, signed=True, lang=lang))}</span></div></div>')
     return f'<div class="kpis">{"".join(cards)}</div>'
 
 

@@ -157,14 +157,27 @@ def missing(value: Any) -> bool:
         return False
 
 
-def fmt_number(value: Any, *, rate: bool = False, signed: bool = False) -> str:
-    """A count, a 0..1 rate as a percentage, or ``–`` when undefined."""
+def fmt_number(value: Any, *, rate: bool = False, signed: bool = False,
+               lang: str = "zh") -> str:
+    """A count, a 0..1 rate as a percentage, or ``–`` when undefined.
+
+    A signed rate is a change between two rates: percentage points, written
+    "+1.2 个百分点" in Chinese and "+1.2 pp" in English (not "%": a rise from 90 % to 91 %
+    is one point, not one per cent).
+
+    Examples
+    --------
+    >>> fmt_number(0.012, rate=True, signed=True), fmt_number(-0.012, rate=True, signed=True,
+    ...                                                       lang="en")
+    ('+1.2 个百分点', '-1.2 pp')
+    """
     if missing(value):
         return "–"
     number = float(value)
     if rate:
-        text = f"{number * 100:+.1f}%" if signed else f"{number * 100:.1f}%"
-        return text.replace("%", " pp") if signed else text
+        if signed:
+            return f"{number * 100:+.1f} {'pp' if lang == 'en' else '个百分点'}"
+        return f"{number * 100:.1f}%"
     if number.is_integer() and math.isfinite(number):
         return f"{int(number):+,d}" if signed else f"{int(number):,d}"
     return f"{number:+,.2f}" if signed else f"{number:,.2f}"
