@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gis.catalog import Label
 from gis.errors import CommandCenterError
+from gis.loop.states import ROLE_LABELS as LOOP_ROLE_LABELS
 from gis.models import APP_ROLES, AppUser, Department
 
 # scrypt cost: 2**14 * 8 * 128 B = 16 MiB and ~50 ms per hash on one core: slow enough for an
@@ -29,14 +31,9 @@ _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 _MAXMEM = 64 * 1024 * 1024
 MIN_PASSWORD_LENGTH = 8
 
-ROLE_LABELS: dict[str, tuple[str, str]] = {
-    "staff": ("工作人员", "staff"),
-    "duty_officer": ("值班员", "duty officer"),
-    "planner": ("规划人员", "planner"),
-    "leader": ("领导", "leader"),
-    "admin": ("管理员", "administrator"),
-    "department": ("职能部门", "department"),
-}
+# One wording of each role everywhere: the event timeline's, less its "system" actor, who never
+# logs in.
+ROLE_LABELS: dict[str, Label] = {role: LOOP_ROLE_LABELS[role] for role in APP_ROLES}
 
 # Pages in navigation order; each role sees a subset. The first allowed page is its home.
 PAGES = ("wall", "map", "events", "planning", "reports")
