@@ -29,7 +29,11 @@ from matplotlib.patches import Patch
 from command_center.reports.labels import (
     CHARTS,
     MAPS,
+    OUTSIDE,
     TEXT,
+    UNCOVERED,
+    WEDGE_BAD,
+    WEDGE_OK,
     batch_label,
     row_label,
     status_label,
@@ -202,21 +206,21 @@ def static_map(report: Report, which: str, lang: str) -> str:
             cov = report.coverage
             if len(cov.wedges):
                 wedges = _simple(cov.wedges, 2)
-                wedges.plot(ax=ax, color=["#2b83ba" if w else "#999999"
+                wedges.plot(ax=ax, color=[WEDGE_OK if w else WEDGE_BAD
                                           for w in wedges["working"]], alpha=0.35, linewidth=0)
             if len(cov.uncovered_courtyards):
-                cov.uncovered_courtyards.plot(ax=ax, color="#e66101", linewidth=0)
+                cov.uncovered_courtyards.plot(ax=ax, color=UNCOVERED, linewidth=0)
             if len(cov.events_outside) > MAX_POINTS:
                 bins = bin_points(cov.events_outside, OUTSIDE_CELL_M)
-                bins.plot(ax=ax, color="#5e3c99", linewidth=0,
+                bins.plot(ax=ax, color=OUTSIDE, linewidth=0,
                           alpha=(0.25 + 0.65 * bins["events"] / bins["events"].max()).tolist())
             elif len(cov.events_outside):
-                cov.events_outside.plot(ax=ax, color="#5e3c99", markersize=2)
-            handles = [Patch(color="#2b83ba", alpha=0.5, label=tr(TEXT, "legend_wedge_ok", lang)),
-                       Patch(color="#999999", alpha=0.5,
+                cov.events_outside.plot(ax=ax, color=OUTSIDE, markersize=2)
+            handles = [Patch(color=WEDGE_OK, alpha=0.5, label=tr(TEXT, "legend_wedge_ok", lang)),
+                       Patch(color=WEDGE_BAD, alpha=0.5,
                              label=tr(TEXT, "legend_wedge_bad", lang)),
-                       Patch(color="#e66101", label=tr(TEXT, "legend_uncovered", lang)),
-                       Patch(color="#5e3c99", label=tr(TEXT, "legend_outside", lang))]
+                       Patch(color=UNCOVERED, label=tr(TEXT, "legend_uncovered", lang)),
+                       Patch(color=OUTSIDE, label=tr(TEXT, "legend_outside", lang))]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7,
                   frameon=False)
         ax.set_title(tr(MAPS, which, lang), loc="left")

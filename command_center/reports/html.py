@@ -26,9 +26,13 @@ from command_center.reports.labels import (
     COLUMNS,
     KIND,
     MAPS,
+    OUTSIDE,
     SECTIONS,
     TABLES,
     TEXT,
+    UNCOVERED,
+    WEDGE_BAD,
+    WEDGE_OK,
     category_label,
     fmt_cell,
     fmt_number,
@@ -190,10 +194,10 @@ def legend_html(which: str, report: Report, lang: str) -> str:
     elif which == "red":
         items, title = [_swatch(RED, tr(TEXT, "legend_red", lang))], ""
     else:
-        items = [_swatch("#2b83ba", tr(TEXT, "legend_wedge_ok", lang)),
-                 _swatch("#999999", tr(TEXT, "legend_wedge_bad", lang)),
-                 _swatch("#e66101", tr(TEXT, "legend_uncovered", lang)),
-                 _swatch("#5e3c99", tr(TEXT, "legend_outside", lang))]
+        items = [_swatch(WEDGE_OK, tr(TEXT, "legend_wedge_ok", lang)),
+                 _swatch(WEDGE_BAD, tr(TEXT, "legend_wedge_bad", lang)),
+                 _swatch(UNCOVERED, tr(TEXT, "legend_uncovered", lang)),
+                 _swatch(OUTSIDE, tr(TEXT, "legend_outside", lang))]
         title = ""
     return f'<div class="legend">{_esc(title)} {"".join(items)}</div>'
 

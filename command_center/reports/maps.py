@@ -27,7 +27,19 @@ import pandas as pd
 import shapely
 from branca.element import CssLink, JavascriptLink
 
-from command_center.reports.labels import COLUMNS, MAPS, TEXT, fmt_number, fmt_time, missing, tr
+from command_center.reports.labels import (
+    COLUMNS,
+    MAPS,
+    OUTSIDE,
+    TEXT,
+    UNCOVERED,
+    WEDGE_BAD,
+    WEDGE_OK,
+    fmt_number,
+    fmt_time,
+    missing,
+    tr,
+)
 from gis.errors import SetupError
 from gis.reports.model import Report
 
@@ -227,7 +239,7 @@ def add_coverage(m: folium.Map, report: Report, lang: str) -> None:
     folium.GeoJson(
         data, name=html.escape(tr(TEXT, "legend_wedge_ok", lang)),
         style_function=lambda f: {
-            "color": "#2b83ba" if f["properties"]["working"] else "#999999", "weight": 0.5,
+            "color": WEDGE_OK if f["properties"]["working"] else WEDGE_BAD, "weight": 0.5,
             "fillOpacity": 0.25 if f["properties"]["working"] else 0.1},
         tooltip=_tooltip(data, ["camera_code", "name_zh", "working_text"],
                          [tr(COLUMNS, c, lang) for c in ("camera_code", "name_zh", "working")]),
@@ -236,7 +248,7 @@ def add_coverage(m: folium.Map, report: Report, lang: str) -> None:
                      timezone=report.timezone, tolerance_m=1)
     folium.GeoJson(
         courts, name=html.escape(tr(TEXT, "legend_uncovered", lang)),
-        style_function=lambda f: {"color": "#e66101", "weight": 1.5, "fillColor": "#e66101",
+        style_function=lambda f: {"color": UNCOVERED, "weight": 1.5, "fillColor": UNCOVERED,
                                   "fillOpacity": 0.45},
         tooltip=_tooltip(courts, ["code", "name_zh", "households"],
                          [tr(COLUMNS, c, lang) for c in ("code", "name_zh", "households")]),
@@ -251,14 +263,14 @@ def add_coverage(m: folium.Map, report: Report, lang: str) -> None:
             feature["properties"]["opacity"] = round(0.25 + 0.65 * share, 2)
         folium.GeoJson(
             binned, name=html.escape(tr(TEXT, "legend_outside", lang)),
-            style_function=lambda f: {"color": "#5e3c99", "weight": 0, "fillColor": "#5e3c99",
+            style_function=lambda f: {"color": OUTSIDE, "weight": 0, "fillColor": OUTSIDE,
                                       "fillOpacity": f["properties"]["opacity"]},
             tooltip=_tooltip(binned, ["events"], [tr(TEXT, "legend_outside", lang)]),
         ).add_to(m)
         return
     columns = ["id", "label_zh", "reported_at"]
     _points(m, outside, columns, [tr(COLUMNS, c, lang) for c in columns],
-            tr(TEXT, "legend_outside", lang), "#5e3c99", 3, report.timezone)
+            tr(TEXT, "legend_outside", lang), OUTSIDE, 3, report.timezone)
 
 
 def bin_points(points: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
