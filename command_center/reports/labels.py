@@ -136,10 +136,11 @@ COLUMNS: dict[str, Pair] = {
 KIND: dict[str, Pair] = {"district": ("区县", "district"), "street": ("街道", "street"),
                          "community": ("社区", "community"), "grid": ("网格", "grid")}
 
-#: Measures shown as percentages, and measures where a rise is bad news (drawn red).
 # The coverage map's four layers, one colour each in the HTML map, its legend and the
 # PDF's chart.
 WEDGE_OK, WEDGE_BAD, UNCOVERED, OUTSIDE = "#2b83ba", "#999999", "#e66101", "#5e3c99"
+
+#: Measures shown as percentages, and measures where a rise is bad news (drawn red).
 RATES = {"on_time_rate", "willing_share", "share"}
 BAD_WHEN_UP = {"open", "overdue", "red", "yellow"}
 

@@ -98,7 +98,8 @@ def heat_bins(session: Session, *, size_m: float,
     Examples
     --------
     >>> bins = heat_bins(session, size_m=250, statuses=["reported"])  # doctest: +SKIP
-    >>> int(bins["count"].sum()) == len(events_frame(session, statuses=["reported"]))
+    >>> reported = events_frame(session, statuses=["reported"])  # doctest: +SKIP
+    >>> int(bins["count"].sum()) == len(reported)  # doctest: +SKIP
     True
     """
     if shape not in ("square", "hexagon"):
