@@ -328,13 +328,13 @@ def scenario(name: str, streams: int, encoders: int, duration: float,
     """``streams`` relay cameras on ``encoders`` simulated cameras, baselines then relay
     (and the relay again with the walls shown each of ``small_widths`` wide); the cameras
     send streams of the simulator's ``profile``."""
-    from video.simulator import Simulator
+    from video.simulator import Simulator, check_profile
     from video.walls import display_tile_width
 
     walls = streams // 16
     # Main = sub size: the relay probes main URLs (a DESCRIBE builds that pipeline).
     with Simulator(encoders, size=SUB, sub_size=SUB, fps=FPS,
-                   profile=profile) as sim:  # type: ignore[arg-type]
+                   profile=check_profile(profile)) as sim:
         codes = list(sim.cameras)
         sim_pids = [c.pid for c in sim.cameras.values() if c.pid is not None]
         cameras = [{"code": f"B{i:03d}", "name": f"测试 {i:03d}",
@@ -496,7 +496,15 @@ def main() -> None:
     plan = {"wall": (args.cameras, args.cameras), "capacity": (48, 48),
             "capacity-shared": (48, 12)}
     widths = tuple(int(w) for w in args.small_width.split(",") if w.strip() not in ("", "0"))
-    results = [row for profile in args.profiles.split(",") if profile
+    profiles = [p for p in args.profiles.split(",") if p]
+    from video.simulator import check_profile
+
+    for profile in profiles:  # a typo fails now, not after the first scenario's runs
+        try:
+            check_profile(profile)
+        except ValueError as exc:
+            parser.error(str(exc))
+    results = [row for profile in profiles
                for name in args.scenarios.split(",") if name
                for row in scenario(name, *plan[name], duration,
                                    widths, profile)]

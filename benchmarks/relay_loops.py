@@ -101,12 +101,14 @@ def bare_wall(urls_file: str, duration: float, tile_width: int, quality: int) ->
     from video.scale import scale_into
 
     urls = json.loads(Path(urls_file).read_text())
-    walls = max(1, len(urls) // 16)
+    walls = -(-len(urls) // 16)  # 16 streams a wall, the last one possibly part-filled
     width, height = canvas_size(4, 4, tile_width)
     canvases = [np.zeros((height, width, 3), np.uint8) for _ in range(walls)]
     rects = tile_rects(4, 4, width, height)
-    rois = [canvases[i // 16][r.y:r.y + r.h, r.x:r.x + r.w]
-            for i, r in zip(range(len(urls)), rects * walls, strict=False)]
+    rois = []
+    for i in range(len(urls)):
+        r = rects[i % 16]
+        rois.append(canvases[i // 16][r.y:r.y + r.h, r.x:r.x + r.w])
     stop = threading.Event()
 
     def handle(i: int, image: np.ndarray) -> None:

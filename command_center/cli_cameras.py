@@ -84,7 +84,7 @@ def simulate(
         raise typer.BadParameter("只支持 basic 或 digest / only basic or digest",
                                  param_hint="--auth")
     try:
-        check_profile(profile)
+        checked = check_profile(profile)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--profile") from None
     if user is not None and not password:
@@ -95,7 +95,7 @@ def simulate(
     state_path = Path(state_file) if state_file else None
     specs: list[CameraSpec] = default_cameras(count, user, password)
     sim = Simulator(specs, size=main_size, sub_size=_parse_size(sub_size, "--sub-size"),
-                    fps=fps, auth=auth, profile=profile)  # type: ignore[arg-type]
+                    fps=fps, auth=auth, profile=checked)  # type: ignore[arg-type]  # auth
     console = Console()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.monotonic()
